@@ -1,0 +1,46 @@
+# arcsec_flask: `make run` serves, `make test` tests. Both set everything up first.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+WORKERS ?= 4
+export ARCSEC_DATA_DIR ?= $(CURDIR)/instance
+
+.PHONY: run test lint format bench venv init clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall when the project's metadata changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+init: venv
+	$(BIN)/arcsec-flask init-db
+	@$(BIN)/python scripts/first_run.py --url http://$(HOST):$(PORT)/
+
+run: init
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --timeout 0 \
+		--access-logfile - 'wsgi:app'
+
+test: venv
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: venv
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) build dist *.egg-info

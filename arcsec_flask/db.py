@@ -1,0 +1,122 @@
+"""The SQLite connection: one per request, its pragmas, schema and migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+import click
+from flask import Flask, current_app, g
+
+BUSY_TIMEOUT_MS = 10_000
+
+# Numbered schema steps after schema.sql: step N runs once, when user_version < N,
+# inside the same transaction that raises user_version to N. Append only.
+Migration = Callable[[sqlite3.Connection], None]
+MIGRATIONS: list[Migration] = []
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """Open a connection with the pragmas every connection needs.
+
+    Autocommit mode (isolation_level=None): writes open their own transaction with
+    `transaction()`, so a request never holds a lock it did not ask for.
+    """
+    conn = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction: BEGIN IMMEDIATE takes the write lock up front, so two
+    writers queue on the busy timeout instead of failing on a lock upgrade."""
+    if conn.in_transaction:  # nested use joins the outer transaction
+        yield conn
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def schema_sql() -> str:
+    return resources.files("arcsec_flask").joinpath("schema.sql").read_text(encoding="utf-8")
+
+
+def init_schema(conn: sqlite3.Connection, migrations: list[Migration] | None = None) -> int:
+    """Apply schema.sql (idempotent) then every migration not applied yet.
+
+    Returns the resulting user_version.
+    """
+    steps = MIGRATIONS if migrations is None else migrations
+    conn.execute("PRAGMA journal_mode = WAL")
+    with transaction(conn):
+        for statement in _statements(schema_sql()):
+            conn.execute(statement)
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    for number, step in enumerate(steps, start=1):
+        if number <= version:
+            continue
+        with transaction(conn):
+            step(conn)
+            conn.execute(f"PRAGMA user_version = {number}")
+        version = number
+    return version
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a script into complete statements (executescript would commit)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            if pending.strip():
+                yield pending
+            pending = ""
+    if pending.strip():
+        yield pending
+
+
+def get_db() -> sqlite3.Connection:
+    if "db" not in g:
+        g.db = connect(current_app.config["DATABASE"])
+    return g.db
+
+
+def close_db(_error: BaseException | None = None) -> None:
+    conn = g.pop("db", None)
+    if conn is not None:
+        conn.close()
+
+
+@click.command("init-db")
+def init_db_command() -> None:
+    """Create the data folder and apply the schema and migrations."""
+    conn = connect(current_app.config["DATABASE"])
+    try:
+        version = init_schema(conn)
+    finally:
+        conn.close()
+    click.echo(f"Initialised {current_app.config['DATABASE']} (schema version {version}).")
+
+
+def init_app(app: Flask) -> None:
+    app.teardown_appcontext(close_db)
+    app.cli.add_command(init_db_command)
+    conn = connect(app.config["DATABASE"])
+    try:
+        init_schema(conn)
+    finally:
+        conn.close()

@@ -1,0 +1,1 @@
+"""Repository functions: (conn, ...) -> dict | list[dict]. No Flask in here."""

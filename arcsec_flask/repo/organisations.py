@@ -1,0 +1,85 @@
+"""Organisations and their members."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from typing import Any
+
+from ..db import transaction
+from ..exceptions import Conflict, Invalid, NotFound
+from . import accounts
+from .common import new_owner, now, row
+
+ROLES = ("owner", "admin", "member", "visitor")
+RANK = {role: len(ROLES) - i for i, role in enumerate(ROLES)}  # owner highest
+SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+# First path segments the app uses itself: a portal of that name would be shadowed.
+RESERVED = {
+    "auth", "organisations", "profiles", "healthcheck", "docs", "openapi.json", "static",
+    "observingsites", "telescopes", "datasets", "datafiles", "nightlogs", "observations",
+    "calibrations", "datapackages", "members", "api", "admin", "www",
+}  # fmt: skip
+
+
+def create(conn: sqlite3.Connection, subdomain: str, name: str, owner: str) -> dict[str, Any]:
+    if not SUBDOMAIN.match(subdomain) or subdomain in RESERVED:
+        raise Invalid(
+            f"'{subdomain}' is not a valid subdomain: lower-case letters, digits and '-'"
+            " (not a reserved word).",
+            {"subdomain": ["Invalid subdomain."]},
+        )
+    if not name.strip():
+        raise Invalid("An organisation needs a name.", {"name": ["This field is required."]})
+    with transaction(conn):
+        account = accounts.get_by_username(conn, owner)
+        if account is None:
+            raise NotFound(f"No user '{owner}'.")
+        if get(conn, subdomain):
+            raise Conflict(f"Organisation '{subdomain}' already exists.")
+        owner_id = new_owner(conn, "organisation")
+        org_id = conn.execute(
+            "INSERT INTO organisations (owner_id, subdomain, name, creation_date)"
+            " VALUES (?, ?, ?, ?)",
+            (owner_id, subdomain, name, now()),
+        ).lastrowid
+        conn.execute(
+            "INSERT INTO memberships (organisation_id, account_id, role, creation_date)"
+            " VALUES (?, ?, 'owner', ?)",
+            (org_id, account["id"], now()),
+        )
+    return get(conn, subdomain)
+
+
+def add_member(conn: sqlite3.Connection, subdomain: str, username: str, role: str) -> dict:
+    """Add a member, or change the role of an existing one."""
+    if role not in ROLES:
+        raise Invalid(f"Unknown role '{role}': one of {', '.join(ROLES)}.")
+    with transaction(conn):
+        org = get(conn, subdomain)
+        if org is None:
+            raise NotFound(f"No organisation '{subdomain}'.")
+        account = accounts.get_by_username(conn, username)
+        if account is None:
+            raise NotFound(f"No user '{username}'.")
+        conn.execute(
+            "INSERT INTO memberships (organisation_id, account_id, role, creation_date)"
+            " VALUES (?, ?, ?, ?) ON CONFLICT (organisation_id, account_id)"
+            " DO UPDATE SET role = excluded.role",
+            (org["id"], account["id"], role, now()),
+        )
+    return {"organisation": subdomain, "username": account["username"], "role": role}
+
+
+def get(conn: sqlite3.Connection, subdomain: str) -> dict[str, Any] | None:
+    return row(
+        conn.execute("SELECT * FROM organisations WHERE subdomain = ?", (subdomain,)).fetchone()
+    )
+
+
+def role_of(conn: sqlite3.Connection, organisation_id: int, account_id: int) -> str | None:
+    found = conn.execute(
+        "SELECT role FROM memberships WHERE organisation_id = ? AND account_id = ?",
+        (organisation_id, account_id),
+    ).fetchone()
+    return found["role"] if found else None

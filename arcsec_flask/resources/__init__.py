@@ -1,0 +1,32 @@
+"""The HTTP API: one flask-smorest blueprint per resource."""
+
+from __future__ import annotations
+
+from flask import Flask, send_from_directory
+from flask_smorest import Api
+
+from . import accounts, authkeys, meta
+from .common import register
+
+
+def init_app(app: Flask) -> Api:
+    api = Api(app)
+    api.spec.components.security_scheme(
+        "ApiKey", {"type": "apiKey", "in": "header", "name": "X-Arcsecond-API-Authorization"}
+    )
+    api.register_blueprint(meta.blp, url_prefix="/")
+    api.register_blueprint(authkeys.blp, url_prefix="/auth/key")
+    register(api, accounts.organisations_blp, "organisations", portal=False)
+    register(api, accounts.profiles_blp, "profiles", portal=False)
+    _serve_docs_assets(app)
+    return api
+
+
+def _serve_docs_assets(app: Flask) -> None:
+    """Swagger UI's files from the installed swagger-ui-bundle: /docs/ works offline."""
+    import swagger_ui_bundle
+
+    def docs_static(filename: str):
+        return send_from_directory(swagger_ui_bundle.swagger_ui_path, filename)
+
+    app.add_url_rule("/docs/static/<path:filename>", "docs_static", docs_static)

@@ -1,0 +1,64 @@
+"""Key verification, as the arcsecond client's `login` uses it (API.md §3)."""
+
+from __future__ import annotations
+
+from flask.views import MethodView
+from marshmallow import fields
+
+from ..db import get_db
+from ..exceptions import NotAuthenticated, PermissionDenied
+from ..repo import accounts, organisations
+from .common import Blueprint, StrictSchema
+
+blp = Blueprint("authkeys", __name__, description="Check an account's key.")
+
+BAD_CREDENTIALS = "Invalid username or key."
+WRITING_ROLES = ("owner", "admin", "member")
+
+
+class VerifySchema(StrictSchema):
+    username = fields.String(required=True)
+    key = fields.String(required=True)
+
+
+class VerifyOrganisationSchema(VerifySchema):
+    organisation = fields.String(required=True)
+
+
+class VerifiedSchema(StrictSchema):
+    detail = fields.String()
+    username = fields.String()
+    scope = fields.String()
+
+
+def _verified_account(username: str, key: str) -> dict:
+    # One message for an unknown user and a wrong key: nothing to enumerate.
+    account = accounts.find_by_key(get_db(), key)
+    named = accounts.get_by_login(get_db(), username) if account else None
+    if account is None or named is None or named["id"] != account["id"]:
+        raise NotAuthenticated(BAD_CREDENTIALS)
+    return account
+
+
+@blp.route("/verify/")
+class Verify(MethodView):
+    @blp.arguments(VerifySchema)
+    @blp.response(200, VerifiedSchema)
+    def post(self, data):
+        """200 when the key (api or upload) belongs to the user, else 401."""
+        account = _verified_account(data["username"], data["key"])
+        return {"detail": "OK", "username": account["username"], "scope": account["scope"]}
+
+
+@blp.route("/verify-organisation/")
+class VerifyOrganisation(MethodView):
+    @blp.arguments(VerifyOrganisationSchema)
+    @blp.response(200, VerifiedSchema)
+    def post(self, data):
+        """200 when the key is valid and the user is an owner, admin or member there."""
+        account = _verified_account(data["username"], data["key"])
+        org = organisations.get(get_db(), data["organisation"])
+        role = organisations.role_of(get_db(), org["id"], account["id"]) if org else None
+        if role not in WRITING_ROLES:
+            raise PermissionDenied("The user is not a writing member of this organisation.")
+        return {"detail": "OK", "username": account["username"], "scope": account["scope"]}

@@ -1,0 +1,46 @@
+"""The API root and the health check."""
+
+from __future__ import annotations
+
+from flask import url_for
+from flask.views import MethodView
+
+from ..db import get_db
+from .common import Blueprint
+
+blp = Blueprint("meta", __name__, description="The API root and health check.")
+
+# Every list route, in the order the root shows them.
+RESOURCES = ("observingsites", "telescopes", "datasets", "datafiles", "nightlogs",
+             "observations", "calibrations")  # fmt: skip
+
+
+@blp.route("/")
+class Root(MethodView):
+    @blp.response(200)
+    def get(self):
+        """The URL of every resource list."""
+        links = {}
+        for name in RESOURCES:
+            endpoint = _list_endpoint(name)
+            if endpoint:
+                links[name] = url_for(endpoint, _external=True)
+        return links
+
+
+@blp.route("/healthcheck/")
+class Health(MethodView):
+    @blp.response(200)
+    def get(self):
+        """200 when the server and its database answer."""
+        get_db().execute("SELECT 1").fetchone()
+        return {"status": "ok"}
+
+
+def _list_endpoint(name: str) -> str | None:
+    from flask import current_app
+
+    for rule in current_app.url_map.iter_rules():
+        if rule.rule == f"/{name}/":
+            return rule.endpoint
+    return None
