@@ -75,3 +75,29 @@ def make_org(db):
         return org
 
     return make
+
+
+@pytest.fixture
+def live_server(tmp_path):
+    from tests.servers import start_gunicorn
+
+    server = start_gunicorn(tmp_path / "live")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def arcsecond_exe():
+    from tests.servers import install_client
+
+    return install_client()
+
+
+@pytest.fixture
+def arcsecond(arcsecond_exe, tmp_path):
+    """The real client, pointed at nothing yet, with a private HOME."""
+    from tests.servers import Client
+
+    home = tmp_path / "home"
+    home.mkdir()
+    return Client(arcsecond_exe, home)

@@ -1,0 +1,116 @@
+"""Real servers for tests: gunicorn on a free loopback port, and the arcsecond client."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+CLIENT_VERSION = "4.5.0"
+CLIENT_VENV = ROOT / ".cache" / f"arcsecond-{CLIENT_VERSION}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    data_dir: Path
+    log: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def admin(self, *args: str) -> str:
+        """Run an `arcsec-flask` command against this server's data folder."""
+        return subprocess.run(
+            [str(BIN / "arcsec-flask"), *args],
+            env=self.env, capture_output=True, text=True, check=True, timeout=60,
+        ).stdout  # fmt: skip
+
+
+def start_gunicorn(data_dir: Path, workers: int = 2, extra_env: dict | None = None) -> Server:
+    port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "ARCSEC_DATA_DIR": str(data_dir), **(extra_env or {})}
+    log = data_dir.parent / f"gunicorn-{port}.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
+             "--timeout", "120", "--graceful-timeout", "5", "wsgi:app"],
+            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    server = Server(f"http://127.0.0.1:{port}/", process, data_dir, log, env)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited:\n{log.read_text()}")
+        try:
+            if httpx.get(server.url + "healthcheck/", timeout=2).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"gunicorn did not answer in 30 s:\n{log.read_text()}")
+
+
+def install_client() -> Path:
+    """The real `arcsecond` client in its own venv, installed once and kept in .cache/.
+
+    The package declares Python 3.12 but runs on 3.11, hence --ignore-requires-python.
+    """
+    exe = CLIENT_VENV / "bin" / "arcsecond"
+    if exe.exists():
+        return exe
+    subprocess.run([sys.executable, "-m", "venv", str(CLIENT_VENV)], check=True, timeout=120)
+    subprocess.run(
+        [str(CLIENT_VENV / "bin" / "pip"), "install", "--quiet", "--ignore-requires-python",
+         f"arcsecond=={CLIENT_VERSION}"],
+        check=True, timeout=600,
+    )  # fmt: skip
+    return exe
+
+
+@dataclass
+class Client:
+    """The arcsecond CLI with its own HOME, so its config stays in the test's folder."""
+
+    exe: Path
+    home: Path
+
+    def run(self, *args: str, stdin: str = "", timeout: float = 300) -> subprocess.CompletedProcess:
+        env = {
+            "HOME": str(self.home),
+            "PATH": f"{self.exe.parent}:/usr/bin:/bin",
+            "LANG": "C.UTF-8",
+            "NO_COLOR": "1",
+        }
+        return subprocess.run(
+            [str(self.exe), *args], input=stdin, env=env, capture_output=True, text=True,
+            timeout=timeout,
+        )  # fmt: skip
+
+    def config_text(self) -> str:
+        files = list(self.home.rglob("config.ini"))
+        return "".join(f.read_text() for f in files)
