@@ -18,8 +18,10 @@ def main() -> None:
     args = parser.parse_args()
     out = subprocess.run(
         [BIN / "arcsec-flask", "bootstrap", "--username", args.username, "--json"],
-        check=True, capture_output=True, text=True,
-    ).stdout.strip()  # fmt: skip
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
     if not out:
         print("Accounts exist already. New keys: .venv/bin/arcsec-flask users rotate-keys NAME")
         return

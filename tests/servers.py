@@ -45,8 +45,12 @@ class Server:
         """Run an `arcsec-flask` command against this server's data folder."""
         return subprocess.run(
             [str(BIN / "arcsec-flask"), *args],
-            env=self.env, capture_output=True, text=True, check=True, timeout=60,
-        ).stdout  # fmt: skip
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        ).stdout
 
 
 def start_gunicorn(data_dir: Path, workers: int = 2, extra_env: dict | None = None) -> Server:
@@ -56,10 +60,23 @@ def start_gunicorn(data_dir: Path, workers: int = 2, extra_env: dict | None = No
     log = data_dir.parent / f"gunicorn-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(BIN / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
-             "--timeout", "120", "--graceful-timeout", "5", "wsgi:app"],
-            cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            [
+                str(BIN / "gunicorn"),
+                "--bind",
+                f"127.0.0.1:{port}",
+                "--workers",
+                str(workers),
+                "--timeout",
+                "120",
+                "--graceful-timeout",
+                "5",
+                "wsgi:app",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     server = Server(f"http://127.0.0.1:{port}/", process, data_dir, log, env)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -85,10 +102,16 @@ def install_client() -> Path:
         return exe
     subprocess.run([sys.executable, "-m", "venv", str(CLIENT_VENV)], check=True, timeout=120)
     subprocess.run(
-        [str(CLIENT_VENV / "bin" / "pip"), "install", "--quiet", "--ignore-requires-python",
-         f"arcsecond=={CLIENT_VERSION}"],
-        check=True, timeout=600,
-    )  # fmt: skip
+        [
+            str(CLIENT_VENV / "bin" / "pip"),
+            "install",
+            "--quiet",
+            "--ignore-requires-python",
+            f"arcsecond=={CLIENT_VERSION}",
+        ],
+        check=True,
+        timeout=600,
+    )
     return exe
 
 
@@ -107,9 +130,13 @@ class Client:
             "NO_COLOR": "1",
         }
         return subprocess.run(
-            [str(self.exe), *args], input=stdin, env=env, capture_output=True, text=True,
+            [str(self.exe), *args],
+            input=stdin,
+            env=env,
+            capture_output=True,
+            text=True,
             timeout=timeout,
-        )  # fmt: skip
+        )
 
     def config_text(self) -> str:
         files = list(self.home.rglob("config.ini"))

@@ -106,13 +106,15 @@ def test_orgs_create_and_add_member(runner, db, alice, bob):
 )
 def test_org_command_failures(runner, db, alice, args, message):
     runner.invoke(args=["orgs", "create", "obs", "--name", "Obs", "--owner", "alice"])
-    before = db.execute("SELECT (SELECT COUNT(*) FROM organisations), "
-                        "(SELECT COUNT(*) FROM memberships)").fetchone()  # fmt: skip
+    before = db.execute(
+        "SELECT (SELECT COUNT(*) FROM organisations), (SELECT COUNT(*) FROM memberships)"
+    ).fetchone()
     result = runner.invoke(args=args)
     assert result.exit_code == 1
     assert message in result.output
-    after = db.execute("SELECT (SELECT COUNT(*) FROM organisations), "
-                       "(SELECT COUNT(*) FROM memberships)").fetchone()  # fmt: skip
+    after = db.execute(
+        "SELECT (SELECT COUNT(*) FROM organisations), (SELECT COUNT(*) FROM memberships)"
+    ).fetchone()
     assert tuple(before) == tuple(after)
 
 
@@ -128,12 +130,19 @@ def test_console_script_and_flask_app_option(tmp_path):
     bin_dir = Path(sys.executable).parent
     out = subprocess.run(
         [bin_dir / "arcsec-flask", "users", "create", "zed", "--json"],
-        env=env, capture_output=True, text=True, check=True,
-    ).stdout  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert set(json.loads(out)) == {"username", "api_key", "upload_key"}
     root = Path(__file__).resolve().parents[1]
     listed = subprocess.run(
         [bin_dir / "flask", "--app", "wsgi", "users", "list"],
-        env=env, capture_output=True, text=True, check=True, cwd=root,
-    ).stdout  # fmt: skip
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=root,
+    ).stdout
     assert listed.startswith("zed\t")

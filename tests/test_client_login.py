@@ -39,7 +39,8 @@ def test_login_with_a_wrong_key_stores_nothing(pointed, keys):
 
 
 def test_login_as_an_unknown_user(pointed, keys):
-    result = pointed.run("login", "--username", "nobody", "--type", "upload",
-                         "--key", keys["upload_key"])  # fmt: skip
+    result = pointed.run(
+        "login", "--username", "nobody", "--type", "upload", "--key", keys["upload_key"]
+    )
     assert "Logged in" not in result.stdout
     assert keys["upload_key"] not in pointed.config_text()

@@ -78,10 +78,21 @@ def test_wheel_ships_schema_sql(tmp_path):
 
     root = Path(__file__).resolve().parents[1]
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-         "-w", str(tmp_path), str(root)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(root),
+        ],
+        check=True,
+        capture_output=True,
+    )
     wheel = next(tmp_path.glob("arcsec_flask-*.whl"))
     with zipfile.ZipFile(wheel) as archive:
         shipped = archive.read("arcsec_flask/schema.sql").decode()

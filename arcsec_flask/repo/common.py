@@ -36,4 +36,36 @@ def canonical_uuid(value: str) -> str | None:
     except (ValueError, AttributeError, TypeError):
         return None
     text = str(parsed)
-    return text if text == value.lower() else None
+    return text if text == value else None
+
+
+def list_page(
+    conn: sqlite3.Connection,
+    select: str,
+    from_part: str,
+    where: list[str],
+    params: list[Any],
+    limit: int,
+    offset: int,
+    order: str = "id",
+) -> tuple[int, list[sqlite3.Row]]:
+    """Count and fetch one page of `select` (SELECT <columns> FROM <from_part>, no WHERE).
+
+    `where` clauses are ANDed; they carry their own `?` placeholders, bound from `params`.
+    """
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    total = conn.execute(f"SELECT COUNT(*) FROM {from_part}{clause}", params).fetchone()[0]
+    found = conn.execute(
+        f"{select}{clause} ORDER BY {order} LIMIT ? OFFSET ?", [*params, limit, offset]
+    ).fetchall()
+    return total, found
+
+
+def id_of(conn: sqlite3.Connection, table: str, owner_id: int, uuid: str | None) -> int | None:
+    """The row id of an object of `table` owned by `owner_id`, or None."""
+    if uuid is None:
+        return None
+    found = conn.execute(
+        f"SELECT id FROM {table} WHERE uuid = ? AND owner_id = ?", (str(uuid), owner_id)
+    ).fetchone()
+    return found["id"] if found else None

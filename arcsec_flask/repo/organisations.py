@@ -16,10 +16,26 @@ RANK = {role: len(ROLES) - i for i, role in enumerate(ROLES)}  # owner highest
 SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 # First path segments the app uses itself: a portal of that name would be shadowed.
 RESERVED = {
-    "auth", "organisations", "profiles", "healthcheck", "docs", "openapi.json", "static",
-    "observingsites", "telescopes", "datasets", "datafiles", "nightlogs", "observations",
-    "calibrations", "datapackages", "members", "api", "admin", "www",
-}  # fmt: skip
+    "auth",
+    "organisations",
+    "profiles",
+    "healthcheck",
+    "docs",
+    "openapi.json",
+    "static",
+    "observingsites",
+    "telescopes",
+    "datasets",
+    "datafiles",
+    "nightlogs",
+    "observations",
+    "calibrations",
+    "datapackages",
+    "members",
+    "api",
+    "admin",
+    "www",
+}
 
 
 def create(conn: sqlite3.Connection, subdomain: str, name: str, owner: str) -> dict[str, Any]:

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, send_from_directory
 from flask_smorest import Api
 
-from . import accounts, authkeys, meta
+from . import accounts, authkeys, datasets, meta, sites, telescopes
 from .common import register
 
 
+def schema_name(schema) -> str:  # noqa: ANN001 - a Schema class or instance
+    """OpenAPI component names: a partial (PATCH) schema gets its own name."""
+    cls = schema if isinstance(schema, type) else type(schema)
+    name = cls.__name__.removesuffix("Schema")
+    return f"Patch{name}" if getattr(schema, "partial", False) is True else name
+
+
 def init_app(app: Flask) -> Api:
-    api = Api(app)
+    plugin = MarshmallowPlugin(schema_name_resolver=schema_name)
+    api = Api(app, spec_kwargs={"marshmallow_plugin": plugin})
     api.spec.components.security_scheme(
         "ApiKey", {"type": "apiKey", "in": "header", "name": "X-Arcsecond-API-Authorization"}
     )
@@ -18,6 +27,9 @@ def init_app(app: Flask) -> Api:
     api.register_blueprint(authkeys.blp, url_prefix="/auth/key")
     register(api, accounts.organisations_blp, "organisations", portal=False)
     register(api, accounts.profiles_blp, "profiles", portal=False)
+    register(api, sites.blp, "observingsites")
+    register(api, telescopes.blp, "telescopes")
+    register(api, datasets.blp, "datasets")
     _serve_docs_assets(app)
     return api
 

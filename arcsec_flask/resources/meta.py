@@ -11,8 +11,15 @@ from .common import Blueprint
 blp = Blueprint("meta", __name__, description="The API root and health check.")
 
 # Every list route, in the order the root shows them.
-RESOURCES = ("observingsites", "telescopes", "datasets", "datafiles", "nightlogs",
-             "observations", "calibrations")  # fmt: skip
+RESOURCES = (
+    "observingsites",
+    "telescopes",
+    "datasets",
+    "datafiles",
+    "nightlogs",
+    "observations",
+    "calibrations",
+)
 
 
 @blp.route("/")

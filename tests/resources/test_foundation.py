@@ -161,8 +161,11 @@ def test_proxy_headers_when_trusted(tmp_path):
     from arcsec_flask import create_app
 
     app = create_app({"DATA_DIR": str(tmp_path), "PROXY_FIX": 1})
-    headers = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "obs.example.org",
-               "X-Forwarded-Prefix": "/api"}  # fmt: skip
+    headers = {
+        "X-Forwarded-Proto": "https",
+        "X-Forwarded-Host": "obs.example.org",
+        "X-Forwarded-Prefix": "/api",
+    }
     root = app.test_client().get("/", headers=headers).json
     assert all(url.startswith("https://obs.example.org/api/") for url in root.values())
 

@@ -1,0 +1,116 @@
+"""Datasets."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from ..db import transaction
+from ..exceptions import Invalid, NotFound
+from . import derived
+from .common import id_of, list_page, new_uuid, now
+
+SELECT = (
+    "SELECT d.*, t.uuid AS telescope_uuid,"
+    " (SELECT COUNT(*) FROM datafiles f WHERE f.dataset_id = d.id) AS files"
+    " FROM datasets d LEFT JOIN telescopes t ON t.id = d.telescope_id"
+)
+FROM = "datasets d LEFT JOIN telescopes t ON t.id = d.telescope_id"
+FILTERS = {
+    "name": "d.name = ?",
+    "telescope": "t.uuid = ?",
+    "tags": "EXISTS (SELECT 1 FROM json_each(d.tags) WHERE json_each.value = ?)",
+}
+
+
+def _dump(r: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": r["id"],
+        "uuid": r["uuid"],
+        "name": r["name"],
+        "description": r["description"],
+        "telescope": r["telescope_uuid"],
+        "tags": json.loads(r["tags"]),
+        "data_files_count": r["files"],
+        "creation_date": r["creation_date"],
+    }
+
+
+def list_(conn: sqlite3.Connection, owner_id: int, filters: dict, limit: int, offset: int):
+    where, params = ["d.owner_id = ?"], [owner_id]
+    for name, value in filters.items():
+        for one in value if isinstance(value, list) else [value]:
+            where.append(FILTERS[name])
+            params.append(str(one))
+    total, found = list_page(conn, SELECT, FROM, where, params, limit, offset, "d.id")
+    return total, [_dump(r) for r in found]
+
+
+def get(conn: sqlite3.Connection, owner_id: int, uuid: str) -> dict[str, Any]:
+    r = conn.execute(f"{SELECT} WHERE d.uuid = ? AND d.owner_id = ?", (uuid, owner_id)).fetchone()
+    if r is None:
+        raise NotFound()
+    return _dump(r)
+
+
+def _columns(conn: sqlite3.Connection, owner_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    columns = {k: data[k] for k in ("name", "description") if k in data}
+    if "tags" in data:
+        columns["tags"] = json.dumps(list(dict.fromkeys(data["tags"] or [])))
+    if "telescope" in data:
+        telescope = data["telescope"]
+        columns["telescope_id"] = id_of(conn, "telescopes", owner_id, telescope)
+        if telescope is not None and columns["telescope_id"] is None:
+            raise Invalid(
+                f"No telescope '{telescope}'.",
+                {"telescope": [f'Invalid pk "{telescope}" - object does not exist.']},
+            )
+    return columns
+
+
+def create(conn: sqlite3.Connection, owner_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    uuid = new_uuid()
+    with transaction(conn):
+        columns = {
+            **_columns(conn, owner_id, data),
+            "uuid": uuid,
+            "owner_id": owner_id,
+            "creation_date": now(),
+        }
+        conn.execute(
+            f"INSERT INTO datasets ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            list(columns.values()),
+        )
+    return get(conn, owner_id, uuid)
+
+
+def update(conn: sqlite3.Connection, owner_id: int, uuid: str, data: dict) -> dict[str, Any]:
+    with transaction(conn):
+        current = get(conn, owner_id, uuid)
+        columns = _columns(conn, owner_id, data)
+        if columns:
+            assignments = ", ".join(f"{name} = ?" for name in columns)
+            conn.execute(
+                f"UPDATE datasets SET {assignments} WHERE id = ?",
+                [*columns.values(), current["id"]],
+            )
+        if "telescope_id" in columns:
+            derived.refresh_files(conn, derived.files_of_dataset(conn, current["id"]))
+    return get(conn, owner_id, uuid)
+
+
+def delete(conn: sqlite3.Connection, owner_id: int, uuid: str) -> list[str]:
+    """Delete a dataset and its data files' rows; returns the storage paths to remove."""
+    with transaction(conn):
+        dataset = get(conn, owner_id, uuid)
+        paths = [
+            r[0]
+            for r in conn.execute(
+                "SELECT storage_path FROM datafiles WHERE dataset_id = ?", (dataset["id"],)
+            )
+        ]
+        conn.execute("DELETE FROM datafiles WHERE dataset_id = ?", (dataset["id"],))
+        conn.execute("DELETE FROM datasets WHERE id = ?", (dataset["id"],))
+        derived.prune(conn)
+    return paths

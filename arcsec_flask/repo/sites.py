@@ -1,0 +1,113 @@
+"""Observing sites."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from .. import timezones
+from ..db import transaction
+from ..exceptions import NotFound
+from .common import list_page, new_uuid, now
+
+SELECT = (
+    "SELECT s.*, (SELECT json_group_array(t.uuid) FROM"
+    " (SELECT uuid FROM telescopes WHERE observing_site_id = s.id ORDER BY id) t)"
+    " AS telescope_uuids"
+    " FROM observing_sites s"
+)
+FROM = "observing_sites s"
+FILTERS = {"name": "s.name = ?", "country": "s.country = ?", "time_zone": "s.time_zone = ?"}
+
+
+def _dump(r: sqlite3.Row) -> dict[str, Any]:
+    import json
+
+    return {
+        "id": r["id"],
+        "uuid": r["uuid"],
+        "name": r["name"],
+        "coordinates": {
+            "longitude": r["longitude"],
+            "latitude": r["latitude"],
+            "height": r["height"],
+        },
+        "time_zone": r["time_zone"],
+        "country": r["country"],
+        "telescopes": json.loads(r["telescope_uuids"]),
+        "creation_date": r["creation_date"],
+    }
+
+
+def list_(conn: sqlite3.Connection, owner_id: int, filters: dict, limit: int, offset: int):
+    where, params = ["s.owner_id = ?"], [owner_id]
+    for name, value in filters.items():
+        where.append(FILTERS[name])
+        params.append(value)
+    total, found = list_page(conn, SELECT, FROM, where, params, limit, offset, "s.id")
+    return total, [_dump(r) for r in found]
+
+
+def get(conn: sqlite3.Connection, owner_id: int, uuid: str) -> dict[str, Any]:
+    found = conn.execute(f"{SELECT} WHERE s.uuid = ? AND s.owner_id = ?", (uuid, owner_id))
+    r = found.fetchone()
+    if r is None:
+        raise NotFound()
+    return _dump(r)
+
+
+def _columns(data: dict[str, Any], current: dict[str, Any] | None = None) -> dict[str, Any]:
+    columns = {k: data[k] for k in ("name", "country") if k in data}
+    coordinates = (current or {}).get("coordinates", {})
+    if "coordinates" in data:
+        coordinates = {
+            k: (data["coordinates"] or {}).get(k) for k in ("longitude", "latitude", "height")
+        }
+        columns.update(coordinates)
+    if data.get("time_zone"):
+        columns["time_zone"] = data["time_zone"]
+    elif current is None or "time_zone" in data or not current["time_zone"]:
+        # Omitted at creation, or cleared: derived offline from the coordinates.
+        lat, lon = coordinates.get("latitude"), coordinates.get("longitude")
+        columns["time_zone"] = (
+            timezones.from_coordinates(lat, lon) if lat is not None and lon is not None else None
+        )
+    return columns
+
+
+def create(conn: sqlite3.Connection, owner_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    columns = {**_columns(data), "uuid": new_uuid(), "owner_id": owner_id, "creation_date": now()}
+    names = ", ".join(columns)
+    with transaction(conn):
+        conn.execute(
+            f"INSERT INTO observing_sites ({names}) VALUES ({', '.join('?' * len(columns))})",
+            list(columns.values()),
+        )
+    return get(conn, owner_id, columns["uuid"])
+
+
+def update(conn: sqlite3.Connection, owner_id: int, uuid: str, data: dict) -> dict[str, Any]:
+    from . import derived
+
+    with transaction(conn):
+        current = get(conn, owner_id, uuid)
+        columns = _columns(data, current)
+        if columns:
+            assignments = ", ".join(f"{name} = ?" for name in columns)
+            conn.execute(
+                f"UPDATE observing_sites SET {assignments} WHERE uuid = ?",
+                [*columns.values(), uuid],
+            )
+        if columns.get("time_zone", current["time_zone"]) != current["time_zone"]:
+            derived.refresh_files(conn, derived.files_of_site(conn, current["id"]))
+    return get(conn, owner_id, uuid)
+
+
+def delete(conn: sqlite3.Connection, owner_id: int, uuid: str) -> None:
+    from . import derived
+
+    with transaction(conn):
+        site = get(conn, owner_id, uuid)
+        files = derived.files_of_site(conn, site["id"])
+        conn.execute("DELETE FROM observing_sites WHERE id = ?", (site["id"],))
+        derived.refresh_files(conn, files)

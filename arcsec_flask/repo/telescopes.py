@@ -1,0 +1,98 @@
+"""Telescopes."""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+from ..db import transaction
+from ..exceptions import Invalid, NotFound
+from . import derived
+from .common import id_of, list_page, new_uuid, now
+
+SELECT = (
+    "SELECT t.*, s.uuid AS site_uuid FROM telescopes t"
+    " LEFT JOIN observing_sites s ON s.id = t.observing_site_id"
+)
+FROM = "telescopes t LEFT JOIN observing_sites s ON s.id = t.observing_site_id"
+FILTERS = {"name": "t.name = ?", "alias": "t.alias = ?", "observing_site": "s.uuid = ?"}
+
+
+def _dump(r: sqlite3.Row) -> dict[str, Any]:
+    return {
+        "id": r["id"],
+        "uuid": r["uuid"],
+        "name": r["name"],
+        "alias": r["alias"],
+        "observing_site": r["site_uuid"],
+        "creation_date": r["creation_date"],
+    }
+
+
+def list_(conn: sqlite3.Connection, owner_id: int, filters: dict, limit: int, offset: int):
+    where, params = ["t.owner_id = ?"], [owner_id]
+    for name, value in filters.items():
+        where.append(FILTERS[name])
+        params.append(str(value))
+    total, found = list_page(conn, SELECT, FROM, where, params, limit, offset, "t.id")
+    return total, [_dump(r) for r in found]
+
+
+def get(conn: sqlite3.Connection, owner_id: int, uuid: str) -> dict[str, Any]:
+    r = conn.execute(f"{SELECT} WHERE t.uuid = ? AND t.owner_id = ?", (uuid, owner_id)).fetchone()
+    if r is None:
+        raise NotFound()
+    return _dump(r)
+
+
+def _columns(conn: sqlite3.Connection, owner_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    columns = {k: data[k] for k in ("name", "alias") if k in data}
+    if "observing_site" in data:
+        site = data["observing_site"]
+        columns["observing_site_id"] = id_of(conn, "observing_sites", owner_id, site)
+        if site is not None and columns["observing_site_id"] is None:
+            raise Invalid(
+                f"No observing site '{site}'.",
+                {"observing_site": [f'Invalid pk "{site}" - object does not exist.']},
+            )
+    return columns
+
+
+def create(conn: sqlite3.Connection, owner_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    uuid = new_uuid()
+    with transaction(conn):
+        columns = {
+            **_columns(conn, owner_id, data),
+            "uuid": uuid,
+            "owner_id": owner_id,
+            "creation_date": now(),
+        }
+        conn.execute(
+            f"INSERT INTO telescopes ({', '.join(columns)})"
+            f" VALUES ({', '.join('?' * len(columns))})",
+            list(columns.values()),
+        )
+    return get(conn, owner_id, uuid)
+
+
+def update(conn: sqlite3.Connection, owner_id: int, uuid: str, data: dict) -> dict[str, Any]:
+    with transaction(conn):
+        current = get(conn, owner_id, uuid)
+        columns = _columns(conn, owner_id, data)
+        if columns:
+            assignments = ", ".join(f"{name} = ?" for name in columns)
+            conn.execute(
+                f"UPDATE telescopes SET {assignments} WHERE id = ?",
+                [*columns.values(), current["id"]],
+            )
+        if "observing_site_id" in columns:
+            derived.refresh_files(conn, derived.files_of_telescope(conn, current["id"]))
+    return get(conn, owner_id, uuid)
+
+
+def delete(conn: sqlite3.Connection, owner_id: int, uuid: str) -> None:
+    with transaction(conn):
+        telescope = get(conn, owner_id, uuid)
+        files = derived.files_of_telescope(conn, telescope["id"])
+        conn.execute("DELETE FROM telescopes WHERE id = ?", (telescope["id"],))
+        derived.refresh_files(conn, files)
