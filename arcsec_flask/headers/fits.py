@@ -1,0 +1,180 @@
+"""FITS header cards, read block by block from a stream and parsed card by card with astropy.
+
+Only the primary header is read, plus the first extension's header when the primary holds
+no data (tile-compressed `.fz` files and many professional files keep the image header
+there). Blocks are read here rather than by `Header.fromfile` so that the read is capped and
+each card keeps its raw text: a card whose value astropy cannot parse is kept as that text.
+"""
+
+import math
+import re
+import threading
+import warnings
+from collections.abc import Sequence
+
+from astropy.io import fits
+
+from .model import Card, CardValue, HeaderError
+from .unwrap import Readable
+
+BLOCK_SIZE = 2880
+CARD_SIZE = 80
+# About 2.9 MB of header, 36,000 cards: far above real headers, small enough to fail fast.
+MAX_HEADER_BLOCKS = 1000
+END_KEYWORD = b"END     "
+MAX_AXES = 999  # the FITS standard's limit
+# Bytes outside printable ASCII are not allowed in headers: show them as '?'.
+PRINTABLE = bytes(c if 32 <= c <= 126 else ord("?") for c in range(256))
+LONG_STRING_CONTINUES = re.compile(r"&'\s*(/.*)?$")
+
+# `warnings.catch_warnings` swaps process-wide state: readers in several threads take turns.
+_warnings_lock = threading.Lock()
+
+
+def read_fits_cards(stream: Readable) -> list[Card]:
+    """The cards of the primary header (merged with the first image extension's when the
+    primary holds no data), in file order. Raises HeaderError when the header is unreadable."""
+    blocks = _Blocks(stream)
+    first = blocks.next()
+    if not first:
+        raise HeaderError("The content is empty: there is no FITS header to read.")
+    if not first.startswith(b"SIMPLE  ="):
+        raise HeaderError("This is not a FITS file: it does not start with a SIMPLE card.")
+    cards = parse_cards(_header_images(blocks, first))
+    if _data_size(cards) != 0:
+        return cards
+    block = blocks.next()
+    if not block.startswith(b"XTENSION="):
+        return cards
+    extension = parse_cards(_header_images(blocks, block))
+    return cards + extension if _is_image_extension(extension) else cards
+
+
+class _Blocks:
+    """Reads 2880-byte blocks, at most MAX_HEADER_BLOCKS in all."""
+
+    def __init__(self, stream: Readable) -> None:
+        self._stream = stream
+        self._left = MAX_HEADER_BLOCKS
+
+    def next(self) -> bytes:
+        if self._left <= 0:
+            raise HeaderError(
+                f"The FITS header has no END card in its first {MAX_HEADER_BLOCKS} blocks "
+                f"({MAX_HEADER_BLOCKS * BLOCK_SIZE:,} bytes)."
+            )
+        self._left -= 1
+        return self._stream.read(BLOCK_SIZE)
+
+
+def _header_images(blocks: _Blocks, block: bytes) -> list[bytes]:
+    """The 80-byte card images of one header, from its first block up to its END card."""
+    images: list[bytes] = []
+    while True:
+        for offset in range(0, len(block), CARD_SIZE):
+            image = block[offset : offset + CARD_SIZE]
+            if image[:8] == END_KEYWORD:
+                return images
+            images.append(image)
+        if len(block) < BLOCK_SIZE:
+            raise HeaderError("The FITS header is truncated: the file ends before its END card.")
+        block = blocks.next()
+
+
+def parse_cards(images: Sequence[bytes]) -> list[Card]:
+    """Cards from 80-byte images; long strings (CONTINUE cards) are joined, blank cards dropped."""
+    groups: list[list[str]] = []
+    for raw in images:
+        image = raw.translate(PRINTABLE).decode("ascii").ljust(CARD_SIZE)
+        if not image.strip():
+            continue
+        if image.startswith("CONTINUE") and groups and LONG_STRING_CONTINUES.search(groups[-1][-1]):
+            groups[-1].append(image)
+        else:
+            groups.append([image])
+    with _warnings_lock, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [_card("".join(group)) for group in groups]
+
+
+def _card(image: str) -> Card:
+    raw_value, raw_comment = _raw_value_and_comment(image)
+    try:
+        card = fits.Card.fromstring(image)
+        key = card.keyword
+    except Exception:  # astropy raises assorted errors on malformed cards: keep the raw text
+        return Card(image[:8].strip().upper(), raw_value, raw_comment)
+    try:
+        value = _json_value(card.value, raw_value)
+    except Exception:  # VerifyError for unparsable values (`-31 16 24`, `3,5`, `NaN`)
+        value = raw_value
+    try:
+        comment = str(card.comment)
+    except Exception:
+        comment = raw_comment
+    return Card(key, value, comment)
+
+
+def _json_value(value: object, raw_value: str) -> CardValue:
+    if value is None or isinstance(value, fits.card.Undefined):
+        return None
+    if isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else raw_value
+    return raw_value  # complex numbers and anything else JSON cannot hold
+
+
+def _raw_value_and_comment(image: str) -> tuple[str, str]:
+    """The value and comment text of a card as written, split at the first `/` outside quotes."""
+    if image.upper().startswith("HIERARCH") and "=" in image:
+        field = image.partition("=")[2]
+    elif image[8:10] == "= ":
+        field = image[10:]
+    else:
+        return image[8:].strip(), ""
+    in_quotes = False
+    for index, char in enumerate(field):
+        if char == "'":
+            in_quotes = not in_quotes
+        elif char == "/" and not in_quotes:
+            return field[:index].strip(), field[index + 1 :].strip()
+    return field.strip(), ""
+
+
+def _first_values(cards: Sequence[Card]) -> dict[str, CardValue]:
+    values: dict[str, CardValue] = {}
+    for card in cards:
+        values.setdefault(card.key, card.value)
+    return values
+
+
+def _integer(value: CardValue) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _data_size(cards: Sequence[Card]) -> int | None:
+    """Bytes of data after this header (None when the header does not say clearly)."""
+    values = _first_values(cards)
+    naxis = _integer(values.get("NAXIS", 0))
+    if naxis is None or not 0 <= naxis <= MAX_AXES:
+        return None
+    if naxis == 0:
+        return 0
+    axes = [_integer(values.get(f"NAXIS{axis}")) for axis in range(1, naxis + 1)]
+    dims = [dim for dim in axes if dim is not None]
+    bitpix = _integer(values.get("BITPIX"))
+    groups = _integer(values.get("GCOUNT", 1))
+    params = _integer(values.get("PCOUNT", 0))
+    if bitpix is None or groups is None or params is None or len(dims) != naxis:
+        return None
+    if values.get("GROUPS") is True:
+        dims = dims[1:]  # random groups: NAXIS1 = 0 is no axis
+    return abs(bitpix) // 8 * groups * (params + math.prod(dims))
+
+
+def _is_image_extension(cards: Sequence[Card]) -> bool:
+    values = _first_values(cards)
+    xtension = values.get("XTENSION")
+    kind = xtension.strip().upper() if isinstance(xtension, str) else ""
+    return kind == "IMAGE" or (kind == "BINTABLE" and values.get("ZIMAGE") is True)
