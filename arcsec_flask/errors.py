@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify
+from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, NotFound
 from werkzeug.routing import RequestRedirect
 
@@ -71,6 +72,13 @@ def handle_domain_error(error: ArcsecError):
     return error_response(error.status, error.detail, error.errors)
 
 
+def handle_validation_error(error: ValidationError):
+    messages = error.messages if isinstance(error.messages, dict) else {"": error.messages}
+    errors = _field_errors({"body": messages})
+    summary = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items())
+    return error_response(400, f"Invalid input. {summary}", errors)
+
+
 def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
@@ -81,5 +89,6 @@ def handle_unexpected(error: Exception):
 def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(ArcsecError, handle_domain_error)
+    app.register_error_handler(ValidationError, handle_validation_error)
     app.register_error_handler(InternalServerError, handle_http_exception)
     app.register_error_handler(Exception, handle_unexpected)

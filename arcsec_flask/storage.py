@@ -1,13 +1,87 @@
-"""Stored files: where they live and how they are written and removed."""
+"""Stored files: streaming writes, atomic placement, removal.
+
+An upload's file part is written by werkzeug's multipart parser straight into a
+temporary file inside the storage folder (so the final rename is atomic and there is
+no second copy), while its sha256 and size are computed as the bytes flow by.
+Storage paths are made here from random tokens; no client text is ever part of one.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
+import secrets
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
+
+TMP = ".tmp"
+
+
+class StreamingFile:
+    """A temporary file in the storage folder that hashes what is written to it."""
+
+    def __init__(self, files_dir: str | os.PathLike) -> None:
+        directory = Path(files_dir) / TMP
+        directory.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(dir=directory, prefix="upload-", suffix=".part")
+        self.path = Path(name)
+        self.file = os.fdopen(fd, "w+b")
+        self._sha256 = hashlib.sha256()
+        self.size = 0
+        self.placed = False
+
+    def write(self, data: bytes) -> int:
+        self._sha256.update(data)
+        self.size += len(data)
+        return self.file.write(data)
+
+    @property
+    def checksum(self) -> str:
+        return self._sha256.hexdigest()
+
+    def __getattr__(self, name: str) -> Any:  # seek, read, tell, flush... of the file
+        return getattr(self.file, name)
+
+    def finish(self) -> None:
+        """Flush to disk: after this the bytes survive a power cut."""
+        self.file.flush()
+        os.fsync(self.file.fileno())
+
+    def place(self, files_dir: str | os.PathLike, relative: str) -> Path:
+        """Move the finished file to its final path (atomic: no half file is visible)."""
+        target = Path(files_dir) / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(self.path, target)
+        _fsync_dir(target.parent)
+        self.path, self.placed = target, True
+        return target
+
+    def discard(self) -> None:
+        self.file.close()
+        if not self.placed:
+            self.path.unlink(missing_ok=True)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def new_relative_path(prefix: str) -> str:
+    """A fresh storage path under `prefix` (a UUID of ours), from a random token."""
+    return f"{prefix}/{secrets.token_hex(16)}"
+
+
+def absolute(files_dir: str | os.PathLike, relative: str) -> Path:
+    return Path(files_dir) / relative
 
 
 def remove(files_dir: str | os.PathLike, relative_paths: Iterable[str]) -> None:

@@ -6,7 +6,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, send_from_directory
 from flask_smorest import Api
 
-from . import accounts, authkeys, datasets, meta, sites, telescopes
+from . import accounts, authkeys, datafiles, datasets, meta, nights, sites, telescopes
 from .common import register
 
 
@@ -30,6 +30,10 @@ def init_app(app: Flask) -> Api:
     register(api, sites.blp, "observingsites")
     register(api, telescopes.blp, "telescopes")
     register(api, datasets.blp, "datasets")
+    register(api, datafiles.blp, "datafiles")
+    register(api, nights.nightlogs_blp, "nightlogs")
+    register(api, nights.observations_blp, "observations")
+    register(api, nights.calibrations_blp, "calibrations")
     _serve_docs_assets(app)
     return api
 
