@@ -8,6 +8,7 @@ Storage paths are made here from random tokens; no client text is ever part of o
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
@@ -17,9 +18,18 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from .exceptions import ArcsecError
+
 log = logging.getLogger(__name__)
 
 TMP = ".tmp"
+
+
+class StorageFull(ArcsecError):
+    status = 507
+
+    def __init__(self) -> None:
+        super().__init__("The server's storage is full: the file was not stored.")
 
 
 class StreamingFile:
@@ -38,7 +48,12 @@ class StreamingFile:
     def write(self, data: bytes) -> int:
         self._sha256.update(data)
         self.size += len(data)
-        return self.file.write(data)
+        try:
+            return self.file.write(data)
+        except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StorageFull() from error
+            raise
 
     @property
     def checksum(self) -> str:

@@ -8,12 +8,36 @@ interrupted upload (client gone mid-body included) leaves no file behind.
 
 from __future__ import annotations
 
+from typing import IO, Any
+
 from flask import Flask, Request, current_app, g
+from werkzeug.exceptions import ClientDisconnected
 
 from .storage import StreamingFile
 
 
+class _RequestBody:
+    """The request body as the form parser reads it. A server whose client went away
+    mid-body raises an OSError of its own (gunicorn's NoMoreData on a chunked body):
+    that is the client's doing, a 400, not a server error."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+
+    def read(self, *args: Any) -> bytes:
+        try:
+            return self._stream.read(*args)
+        except OSError as error:
+            raise ClientDisconnected() from error
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
 class StreamingRequest(Request):
+    def _get_stream_for_parsing(self) -> IO[bytes]:
+        return _RequestBody(super()._get_stream_for_parsing())  # type: ignore[return-value]
+
     def _get_file_stream(
         self, total_content_length, content_type, filename=None, content_length=None
     ):  # noqa: ANN001 - werkzeug's signature

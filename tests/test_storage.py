@@ -1,0 +1,57 @@
+"""Storage: streaming temporary files, placement, a full disk."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from arcsec_flask.storage import StorageFull, StreamingFile, new_relative_path, remove
+
+
+def test_streaming_file_hashes_and_places(tmp_path):
+    stream = StreamingFile(tmp_path)
+    for chunk in (b"abc", b"def" * 1000):
+        stream.write(chunk)
+    stream.finish()
+    assert stream.size == 3003
+    assert stream.checksum == hashlib.sha256(b"abc" + b"def" * 1000).hexdigest()
+    assert stream.path.parent == tmp_path / ".tmp"
+    relative = new_relative_path("d5b0f6a4-0000-4000-8000-000000000000")
+    target = stream.place(tmp_path, relative)
+    stream.discard()  # placed: kept
+    assert target.read_bytes().startswith(b"abcdef") and list((tmp_path / ".tmp").iterdir()) == []
+
+
+def test_unplaced_file_is_discarded(tmp_path):
+    stream = StreamingFile(tmp_path)
+    stream.write(b"half an upload")
+    stream.discard()
+    assert list((tmp_path / ".tmp").iterdir()) == []
+
+
+def test_relative_paths_never_come_from_client_text():
+    first, second = new_relative_path("p"), new_relative_path("p")
+    assert first != second and first.startswith("p/") and len(first) == 34
+
+
+def test_a_full_disk_is_a_clear_507(tmp_path):
+    if not Path("/dev/full").exists():
+        pytest.skip("/dev/full is not available on this system")
+    stream = StreamingFile(tmp_path)
+    temporary = stream.path
+    stream.file.close()
+    stream.file = open("/dev/full", "wb", buffering=0)  # noqa: SIM115 - real ENOSPC from the OS
+    with pytest.raises(StorageFull) as raised:
+        stream.write(b"x" * 4096)
+    assert raised.value.status == 507 and "storage is full" in raised.value.detail
+    stream.path = temporary
+    stream.discard()
+    assert not temporary.exists()
+
+
+def test_remove_ignores_missing_files(tmp_path):
+    (tmp_path / "a").write_bytes(b"1")
+    remove(tmp_path, ["a", "never-there"])
+    assert not (tmp_path / "a").exists()
