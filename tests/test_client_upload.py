@@ -1,0 +1,335 @@
+"""`echo | arcsecond upload FOLDER -d NAME -t UUID` with the real client, on a night's folder
+written in the header styles of many acquisition programs (FORMATS.md)."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.headers.factories import write_fits, write_xisf
+from tests.servers import start_gunicorn
+
+pytestmark = pytest.mark.client
+HEADER = "X-Arcsecond-API-Authorization"
+NIGHT = "2024-03-01"  # La Silla, America/Santiago (UTC-3 in March)
+NEXT = "2024-03-02"
+
+
+def mjd(iso: str) -> float:
+    return (datetime.fromisoformat(iso) - datetime(1858, 11, 17)).total_seconds() / 86400
+
+
+# (file name, writer kwargs, expected group, expected night). Group: ("obs", target) or
+# ("cal", type); None for plain files. Times are UTC.
+def night_folder(folder: Path) -> dict[str, tuple]:
+    expected: dict[str, tuple] = {}
+
+    def fits_file(name, cards, group, night, compress=None):
+        write_fits(folder / name, cards, compress=compress)
+        expected[name] = (group, night)
+
+    t = "2024-03-02T0{}:{:02d}:00"
+    # N.I.N.A.
+    for i, (kind, group) in enumerate(
+        [
+            ("LIGHT", ("obs", "M42")),
+            ("DARK", ("cal", "Darks")),
+            ("FLAT", ("cal", "Flats")),
+            ("BIAS", ("cal", "Biases")),
+            ("DARKFLAT", ("cal", "Darks")),
+            ("SNAPSHOT", ("obs", "M42")),
+        ]
+    ):
+        for j in range(3):
+            fits_file(
+                f"NINA_{kind}_{j:03d}.fits",
+                {
+                    "IMAGETYP": kind,
+                    "OBJECT": "M42",
+                    "DATE-OBS": t.format(1, i * 5 + j) + ".1234567",
+                },
+                group,
+                NIGHT,
+            )
+    # MaxIm DL / ACP / APT
+    for i, (kind, group) in enumerate(
+        [
+            ("Light Frame", ("obs", "NGC 2070")),
+            ("Dark Frame", ("cal", "Darks")),
+            ("Bias Frame", ("cal", "Biases")),
+            ("Flat Field", ("cal", "Flats")),
+            ("Flat Frame", ("cal", "Flats")),
+        ]
+    ):
+        for j in range(2):
+            fits_file(
+                f"maxim-{i}-{j}.fit",
+                {"IMAGETYP": kind, "OBJECT": "NGC 2070", "DATE-OBS": t.format(2, i * 5 + j) + "Z"},
+                group,
+                NIGHT,
+            )
+    # INDI / Ekos: FRAME, date and time apart
+    for i, (kind, group) in enumerate(
+        [
+            ("Light", ("obs", "Eta Car")),
+            ("Dark", ("cal", "Darks")),
+            ("Bias", ("cal", "Biases")),
+            ("Flat", ("cal", "Flats")),
+        ]
+    ):
+        fits_file(
+            f"ekos_{kind}_{i}.fits",
+            {
+                "FRAME": kind,
+                "OBJECT": "Eta Car",
+                "DATE-OBS": "2024-03-02",
+                "TIME-OBS": f"03:{i:02d}:00",
+            },
+            group,
+            NIGHT,
+        )
+    # Seestar, compressed three ways, and tile-compressed
+    fits_file(
+        "seestar_1.fits.gz",
+        {"IMAGETYP": "Light", "OBJECT": "M 8", "DATE-OBS": t.format(4, 0)},
+        ("obs", "M 8"),
+        NIGHT,
+        "gzip",
+    )
+    fits_file(
+        "seestar_2.fits.bz2",
+        {"IMAGETYP": "Light", "OBJECT": "M 8", "DATE-OBS": t.format(4, 1)},
+        ("obs", "M 8"),
+        NIGHT,
+        "bzip2",
+    )
+    fits_file(
+        "seestar_3.fits.zip",
+        {"IMAGETYP": "Light", "OBJECT": "M 8", "DATE-OBS": t.format(4, 2)},
+        ("obs", "M 8"),
+        NIGHT,
+        "zip",
+    )
+    fits_file(
+        "seestar_4.fits.fz",
+        {"IMAGETYP": "Light", "OBJECT": "M 8", "DATE-OBS": t.format(4, 3)},
+        ("obs", "M 8"),
+        NIGHT,
+        "fz",
+    )
+    # LCO: OBSTYPE, MJD-OBS only
+    for i, (kind, group) in enumerate(
+        [
+            ("EXPOSE", ("obs", "SN 2024abc")),
+            ("STANDARD", ("obs", "SN 2024abc")),
+            ("BIAS", ("cal", "Biases")),
+            ("SKYFLAT", ("cal", "Flats")),
+            ("LAMPFLAT", ("cal", "Flats")),
+            ("ARC", ("cal", "Others")),
+        ]
+    ):
+        fits_file(
+            f"lsc1m005-fa15-20240301-{i:04d}-e00.fits.fz",
+            {"OBSTYPE": kind, "OBJECT": "SN 2024abc", "MJD-OBS": mjd(t.format(5, i))},
+            group,
+            NIGHT,
+            "fz",
+        )
+    # NOIRLab / IRAF
+    for i, (kind, group) in enumerate(
+        [
+            ("object", ("obs", "47 Tuc")),
+            ("zero", ("cal", "Biases")),
+            ("dome flat", ("cal", "Flats")),
+            ("sky flat", ("cal", "Flats")),
+        ]
+    ):
+        fits_file(
+            f"c4d_{i}.fits",
+            {"OBSTYPE": kind, "OBJECT": "47 Tuc", "DATE-OBS": t.format(6, i)},
+            group,
+            NIGHT,
+        )
+    # ESO, HIERARCH cards
+    for i, (catg, kind, group) in enumerate(
+        [
+            ("SCIENCE", "OBJECT", ("obs", "NGC 3372")),
+            ("CALIB", "BIAS", ("cal", "Biases")),
+            ("CALIB", "FLAT,LAMP", ("cal", "Flats")),
+            ("CALIB", "WAVE,LAMP", ("cal", "Others")),
+        ]
+    ):
+        fits_file(
+            f"EFOSC.2024-03-02T07_0{i}.fits",
+            {
+                "ESO DPR CATG": catg,
+                "ESO DPR TYPE": kind,
+                "OBJECT": "NGC 3372",
+                "DATE-OBS": t.format(7, i),
+            },
+            group,
+            NIGHT,
+        )
+    # PixInsight / APP masters
+    fits_file(
+        "master_dark_300s.fits",
+        {"IMAGETYP": "Master Dark", "DATE-OBS": t.format(8, 0)},
+        ("cal", "Darks"),
+        NIGHT,
+    )
+    fits_file(
+        "MasterFlat_Ha.fits",
+        {"IMAGETYP": "MasterFlat", "DATE-OBS": t.format(8, 1)},
+        ("cal", "Flats"),
+        NIGHT,
+    )
+    # SharpCap / DWARF: the frame type is only in the file name
+    fits_file("Dark_001.fits", {"DATE-OBS": "2024-03-02T23:30:00"}, ("cal", "Darks"), NEXT)
+    fits_file("DWARF_flat_002.fits", {"DATE-OBS": "2024-03-02T23:31:00"}, ("cal", "Flats"), NEXT)
+    fits_file(
+        "Capture_00001.fits",
+        {"OBJECT": "Moon", "DATE-OBS": "2024-03-02T23:32:00"},
+        ("obs", "Moon"),
+        NEXT,
+    )
+    # Old dd/mm/yy DATE-OBS (19yy) with UT, and DATE as the last resort
+    fits_file(
+        "old_1998.fits",
+        {"IMAGETYP": "LIGHT", "OBJECT": "SN 1987A", "DATE-OBS": "02/03/98", "UT": "03:00:00"},
+        ("obs", "SN 1987A"),
+        "1998-03-01",
+    )
+    fits_file(
+        "dated_by_DATE.fits",
+        {"IMAGETYP": "LIGHT", "OBJECT": "M42", "DATE": "2024-03-02T04:00:00"},
+        ("obs", "M42"),
+        NIGHT,
+    )
+    # XISF written by the xisf package
+    write_xisf(
+        folder / "pix_light.xisf",
+        {"OBJECT": "M42", "DATE-OBS": "2024-03-02T02:30:00"},
+        image_type="Light",
+    )
+    expected["pix_light.xisf"] = (("obs", "M42"), NIGHT)
+    write_xisf(
+        folder / "pix_masterbias.xisf",
+        {"IMAGETYP": "Master Bias", "DATE-OBS": "2024-03-02T02:31:00"},
+        image_type="MasterBias",
+    )
+    expected["pix_masterbias.xisf"] = (("cal", "Biases"), NIGHT)
+    # Plain files: a text file, an empty file.
+    (folder / "observing_log.txt").write_text("Seeing 0.8 arcsec, clear all night.\n")
+    expected["observing_log.txt"] = (None, None)
+    (folder / "empty.fits").write_bytes(b"")
+    expected["empty.fits"] = (None, None)
+    return expected
+
+
+@pytest.fixture
+def server(tmp_path):
+    server = start_gunicorn(tmp_path / "live", workers=2)
+    yield server
+    server.stop()
+
+
+def test_upload_a_nights_folder(server, arcsecond, tmp_path):
+    keys = json.loads(server.admin("users", "create", "obs", "--json"))
+    api = {HEADER: f"Key {keys['api_key']}"}
+    site = httpx.post(
+        server.url + "observingsites/",
+        headers=api,
+        json={"name": "La Silla", "coordinates": {"longitude": -70.73, "latitude": -29.26}},
+    ).json()
+    assert site["time_zone"] == "America/Santiago"
+    telescope = httpx.post(
+        server.url + "telescopes/",
+        headers=api,
+        json={"name": "ESO 3.6m", "observing_site": site["uuid"]},
+    ).json()
+    folder = tmp_path / "2024-03-01"
+    folder.mkdir()
+    expected = night_folder(folder)
+    assert len(expected) >= 50
+
+    assert arcsecond.run("api", "add", "local", server.url).returncode == 0
+    assert arcsecond.run("api", "use", "local").returncode == 0
+    login = arcsecond.run(
+        "login", "--username", "obs", "--type", "upload", "--key", keys["upload_key"]
+    )
+    assert "Logged in" in login.stdout
+
+    first = arcsecond.run(
+        "upload", str(folder), "-d", "M31 run", "-t", telescope["uuid"], stdin="\n"
+    )
+    output = first.stdout + first.stderr
+    assert f"uploads succeeded: {len(expected)}, skipped: 0, failed: 0" in output, output[-3000:]
+    second = arcsecond.run(
+        "upload", str(folder), "-d", "M31 run", "-t", telescope["uuid"], stdin="\n"
+    )
+    output = second.stdout + second.stderr
+    assert f"uploads succeeded: 0, skipped: {len(expected)}, failed: 0" in output, output[-3000:]
+
+    datasets = httpx.get(server.url + "datasets/?name=M31+run", headers=api).json()
+    assert datasets["count"] == 1
+    dataset = datasets["results"][0]
+    assert dataset["telescope"] == telescope["uuid"] and dataset["data_files_count"] == len(
+        expected
+    )
+
+    def everything(path):
+        items, url = [], server.url + path
+        while url:
+            page = httpx.get(url, headers=api).json()
+            items += page["results"]
+            url = page["next"]
+        return items
+
+    files = {f["name"]: f for f in everything(f"datafiles/?dataset={dataset['uuid']}")}
+    assert set(files) == set(expected)
+    observations = {o["uuid"]: o for o in everything("observations/")}
+    calibrations = {c["uuid"]: c for c in everything("calibrations/")}
+    nights = {n["uuid"]: n for n in everything("nightlogs/")}
+    for name, (group, night) in expected.items():
+        f = files[name]
+        assert (
+            f["checksum"] == __import__("hashlib").sha256((folder / name).read_bytes()).hexdigest()
+        )
+        if group is None:
+            assert f["format"] == "other" and not (f["observation"] or f["calibration"]), name
+            continue
+        if group[0] == "obs":
+            assert f["calibration"] is None and f["observation"], name
+            assert observations[f["observation"]]["target_name"] == group[1], name
+        else:
+            assert f["observation"] is None and f["calibration"], name
+            assert calibrations[f["calibration"]]["type"] == group[1], name
+        assert nights[f["night_log"]]["date"] == night, name
+        assert nights[f["night_log"]]["telescope"] == telescope["uuid"]
+    formats = {name: files[name]["format"] for name in ("pix_light.xisf", "seestar_1.fits.gz")}
+    assert formats == {"pix_light.xisf": "xisf", "seestar_1.fits.gz": "fits"}
+    assert {
+        files[n]["compression"]
+        for n in ("seestar_1.fits.gz", "seestar_2.fits.bz2", "seestar_3.fits.zip")
+    } == {"gzip", "bzip2", "zip"}
+    # One observation per target and one calibration per type in each night.
+    night_of = {n["uuid"]: n["date"] for n in nights.values()}
+    keys_obs = [(night_of[o["night_log"]], o["target_name"]) for o in observations.values()]
+    keys_cal = [(night_of[c["night_log"]], c["type"]) for c in calibrations.values()]
+    assert len(keys_obs) == len(set(keys_obs)) and len(keys_cal) == len(set(keys_cal))
+    assert sorted(n["date"] for n in nights.values()) == ["1998-03-01", NIGHT, NEXT]
+    first_night = next(n for n in nights.values() if n["date"] == NIGHT)
+    assert len(first_night["calibrations"]) == 4  # Biases, Darks, Flats, Others
+    # The raw frame type stays visible in the header endpoint.
+    cards = httpx.get(
+        server.url + f"datafiles/{files['maxim-3-0.fit']['id']}/header/", headers=api
+    ).json()
+    assert {"key": "IMAGETYP", "value": "Flat Field", "comment": ""} in cards
+    assert re.fullmatch(
+        r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", files["NINA_LIGHT_000.fits"]["date_obs"]
+    )
