@@ -23,6 +23,7 @@ from .exceptions import ArcsecError
 log = logging.getLogger(__name__)
 
 TMP = ".tmp"
+FILE_MODE = 0o644
 
 
 class StorageFull(ArcsecError):
@@ -39,6 +40,9 @@ class StreamingFile:
         directory = Path(files_dir) / TMP
         directory.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=directory, prefix="upload-", suffix=".part")
+        # mkstemp makes 0600 files; stored files get the mode a plain open() would give
+        # under the usual umask, so nginx's workers can send them (X-Accel-Redirect).
+        os.fchmod(fd, FILE_MODE)
         self.path = Path(name)
         self.file = os.fdopen(fd, "w+b")
         self._sha256 = hashlib.sha256()

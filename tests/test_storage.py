@@ -22,6 +22,7 @@ def test_streaming_file_hashes_and_places(tmp_path):
     target = stream.place(tmp_path, relative)
     stream.discard()  # placed: kept
     assert target.read_bytes().startswith(b"abcdef") and list((tmp_path / ".tmp").iterdir()) == []
+    assert target.stat().st_mode & 0o777 == 0o644  # nginx's workers may send it
 
 
 def test_unplaced_file_is_discarded(tmp_path):
