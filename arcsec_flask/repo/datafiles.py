@@ -102,7 +102,7 @@ def insert(conn: sqlite3.Connection, owner_id: int, dataset: dict[str, Any], row
                 f" VALUES ({', '.join('?' * len(columns))})",
                 list(columns.values()),
             ).lastrowid
-            derived.refresh_files(conn, [file_id])
+            derived.refresh_files(conn, [file_id], new=True)
     except sqlite3.IntegrityError as error:
         if "datafiles.dataset_id, datafiles.name" in str(error):
             raise Conflict(DUPLICATE.format(name=row["name"], dataset=dataset["uuid"])) from error

@@ -53,14 +53,16 @@ def files_of_site(conn: sqlite3.Connection, site_id: int) -> list[int]:
     ]
 
 
-def refresh_files(conn: sqlite3.Connection, file_ids: Iterable[int]) -> None:
+def refresh_files(conn: sqlite3.Connection, file_ids: Iterable[int], new: bool = False) -> None:
     """Recompute the night log, observation and calibration of each file, then drop
-    the derived rows no file uses any more."""
+    the derived rows no file uses any more (not needed for `new` files: adding a
+    file never empties a group, and pruning scans the derived tables)."""
     for file_id in file_ids:
         facts = conn.execute(FILE_FACTS, (file_id,)).fetchone()
         if facts is not None:
             _attach(conn, facts)
-    prune(conn)
+    if not new:
+        prune(conn)
 
 
 def _attach(conn: sqlite3.Connection, f: sqlite3.Row) -> None:
