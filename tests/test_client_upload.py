@@ -333,3 +333,54 @@ def test_upload_a_nights_folder(server, arcsecond, tmp_path):
     assert re.fullmatch(
         r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", files["NINA_LIGHT_000.fits"]["date_obs"]
     )
+
+
+def test_upload_into_a_portal(server, arcsecond, tmp_path):
+    owner = json.loads(server.admin("users", "create", "olga", "--json"))
+    member = json.loads(server.admin("users", "create", "mike", "--json"))
+    visitor = json.loads(server.admin("users", "create", "vera", "--json"))
+    server.admin("orgs", "create", "obs", "--name", "Observatory", "--owner", "olga")
+    server.admin("orgs", "add-member", "obs", "mike", "--role", "member")
+    server.admin("orgs", "add-member", "obs", "vera", "--role", "visitor")
+    api = {HEADER: f"Key {owner['api_key']}"}
+    site = httpx.post(
+        server.url + "obs/observingsites/",
+        headers=api,
+        json={"name": "Paranal", "time_zone": "America/Santiago"},
+    ).json()
+    telescope = httpx.post(
+        server.url + "obs/telescopes/",
+        headers=api,
+        json={"name": "UT1", "observing_site": site["uuid"]},
+    ).json()
+    folder = tmp_path / "portal-night"
+    folder.mkdir()
+    for i in range(5):
+        write_fits(
+            folder / f"light_{i}.fits",
+            {"IMAGETYP": "LIGHT", "OBJECT": "NGC 253", "DATE-OBS": f"2024-03-02T02:0{i}:00"},
+        )
+    assert arcsecond.run("api", "add", "local", server.url).returncode == 0
+    assert arcsecond.run("api", "use", "local").returncode == 0
+    arcsecond.run("login", "--username", "mike", "--type", "upload", "--key", member["upload_key"])
+    run = arcsecond.run(
+        "upload", str(folder), "-d", "Portal run", "-t", telescope["uuid"], "-p", "obs", stdin="\n"
+    )
+    assert "uploads succeeded: 5, skipped: 0, failed: 0" in run.stdout + run.stderr
+    files = httpx.get(server.url + "obs/datafiles/", headers=api).json()
+    assert files["count"] == 5 and all(f["night_log"] for f in files["results"])
+    assert files["results"][0]["file"].startswith(server.url + "obs/datafiles/")
+    logs = httpx.get(server.url + "obs/nightlogs/", headers=api).json()["results"]
+    assert [n["date"] for n in logs] == ["2024-03-01"]
+    assert httpx.get(server.url + "datafiles/", headers=api).json()["count"] == 0  # not personal
+    # A visitor of the portal may not upload there.
+    other = arcsecond.__class__(arcsecond.exe, tmp_path / "vera-home")
+    other.home.mkdir()
+    other.run("api", "add", "local", server.url)
+    other.run("api", "use", "local")
+    other.run("login", "--username", "vera", "--type", "upload", "--key", visitor["upload_key"])
+    refused = other.run(
+        "upload", str(folder), "-d", "Portal run", "-t", telescope["uuid"], "-p", "obs", stdin="\n"
+    )
+    assert "uploads succeeded: 5" not in refused.stdout + refused.stderr
+    assert httpx.get(server.url + "obs/datafiles/", headers=api).json()["count"] == 5
