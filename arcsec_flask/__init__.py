@@ -55,12 +55,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     def pull_subdomain(_endpoint: str | None, values: dict | None) -> None:
         g.subdomain = values.pop("subdomain", None) if values else None
 
-    from . import auth, cli, db, errors, resources, uploads
+    from . import auth, browse, cli, db, errors, resources, uploads
 
     db.init_app(app)
     uploads.init_app(app)
     resources.init_app(app)
     errors.init_app(app)
     auth.init_app(app)
+    browse.init_app(app)
     cli.init_app(app)
     return app

@@ -36,6 +36,7 @@ class StrictSchema(Schema):
 class ListArgs(StrictSchema):
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     page_size = fields.Integer(load_default=None, validate=validate.Range(min=1, max=1000))
+    format = fields.String(validate=validate.OneOf(["json", "api"]))  # browse.py reads it
 
 
 def page_schema(item: type[Schema]) -> type[Schema]:
@@ -58,6 +59,7 @@ def paginate(args: dict[str, Any], fetch: Fetch) -> dict[str, Any]:
     """Run `fetch(filters, limit, offset)` for the page asked, and wrap it as DRF does."""
     args = dict(args)
     page = args.pop("page", 1)
+    args.pop("format", None)  # the page or JSON choice (browse.py), not a filter
     size = args.pop("page_size", None) or current_app.config["PAGE_SIZE"]
     size = min(size, current_app.config["MAX_PAGE_SIZE"])
     count, results = fetch(args, size, (page - 1) * size)
