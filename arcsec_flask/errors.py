@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from marshmallow import ValidationError
-from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, NotFound
-from werkzeug.routing import RequestRedirect
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from .exceptions import ArcsecError
 
@@ -50,8 +49,6 @@ def _field_errors(messages: dict) -> dict[str, list[str]]:
 
 
 def handle_http_exception(error: HTTPException):
-    if isinstance(error, RequestRedirect):  # never redirect: the CLI does not follow
-        error = NotFound()
     headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
     data = getattr(error, "data", None) or {}
     if error.code == 422 and "messages" in data:  # webargs validation: a 400 here
@@ -59,8 +56,6 @@ def handle_http_exception(error: HTTPException):
         summary = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items())
         return error_response(400, f"Invalid input. {summary}", errors)
     if isinstance(error, MethodNotAllowed):
-        from flask import request
-
         return error_response(405, f'Method "{request.method}" not allowed.', headers=headers)
     detail = DETAILS.get(error.code or 500, error.description or error.name)
     if error.description and error.description != type(error).description:

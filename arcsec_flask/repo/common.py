@@ -61,6 +61,35 @@ def list_page(
     return total, found
 
 
+def where_owned(
+    owner_clause: str, owner_id: int, filter_sql: dict[str, str], filters: dict[str, Any]
+) -> tuple[list[str], list[Any]]:
+    """WHERE clauses and parameters for an owner's objects matching exact `filters`.
+
+    A list value (a repeated query parameter) must match for each of its items.
+    """
+    where, params = [owner_clause], [owner_id]
+    for name, value in filters.items():
+        for one in value if isinstance(value, list) else [value]:
+            where.append(filter_sql[name])
+            params.append(int(one) if isinstance(one, bool) else str(one))
+    return where, params
+
+
+def insert_row(conn: sqlite3.Connection, table: str, columns: dict[str, Any]) -> int:
+    """INSERT one row; column names come from code, never from a client."""
+    marks = ", ".join("?" * len(columns))
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})"
+    return conn.execute(sql, list(columns.values())).lastrowid
+
+
+def update_row(conn: sqlite3.Connection, table: str, row_id: int, columns: dict[str, Any]) -> None:
+    """UPDATE the given columns of one row (nothing to do when there are none)."""
+    if columns:
+        assignments = ", ".join(f"{name} = ?" for name in columns)
+        conn.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", [*columns.values(), row_id])
+
+
 def id_of(conn: sqlite3.Connection, table: str, owner_id: int, uuid: str | None) -> int | None:
     """The row id of an object of `table` owned by `owner_id`, or None."""
     if uuid is None:

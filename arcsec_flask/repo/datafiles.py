@@ -9,7 +9,7 @@ from typing import Any
 from ..db import transaction
 from ..exceptions import Conflict, NotFound
 from . import derived
-from .common import list_page, now
+from .common import insert_row, list_page, now, update_row, where_owned
 
 SELECT = (
     "SELECT f.id, f.name, f.size, f.checksum, f.is_raw, f.tags, f.format, f.compression,"
@@ -58,10 +58,7 @@ def _dump(r: sqlite3.Row) -> dict[str, Any]:
 
 
 def list_(conn: sqlite3.Connection, owner_id: int, filters: dict, limit: int, offset: int):
-    where, params = ["d.owner_id = ?"], [owner_id]
-    for name, value in filters.items():
-        where.append(FILTERS[name])
-        params.append(int(value) if isinstance(value, bool) else str(value))
+    where, params = where_owned("d.owner_id = ?", owner_id, FILTERS, filters)
     total, found = list_page(conn, SELECT, FROM, where, params, limit, offset, "f.id")
     return total, [_dump(r) for r in found]
 
@@ -97,11 +94,7 @@ def insert(conn: sqlite3.Connection, owner_id: int, dataset: dict[str, Any], row
     columns = {**row, "dataset_id": dataset["id"], "creation_date": now()}
     try:
         with transaction(conn):
-            file_id = conn.execute(
-                f"INSERT INTO datafiles ({', '.join(columns)})"
-                f" VALUES ({', '.join('?' * len(columns))})",
-                list(columns.values()),
-            ).lastrowid
+            file_id = insert_row(conn, "datafiles", columns)
             derived.refresh_files(conn, [file_id], new=True)
     except sqlite3.IntegrityError as error:
         if "datafiles.dataset_id, datafiles.name" in str(error):
@@ -118,11 +111,7 @@ def update(conn: sqlite3.Connection, owner_id: int, file_id: int, data: dict) ->
         columns["tags"] = json.dumps(list(dict.fromkeys(data["tags"] or [])))
     with transaction(conn):
         get(conn, owner_id, file_id)
-        if columns:
-            assignments = ", ".join(f"{name} = ?" for name in columns)
-            conn.execute(
-                f"UPDATE datafiles SET {assignments} WHERE id = ?", [*columns.values(), file_id]
-            )
+        update_row(conn, "datafiles", file_id, columns)
     return get(conn, owner_id, file_id)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from ..db import transaction
 from ..exceptions import Invalid, NotFound
 from . import derived
-from .common import id_of, list_page, new_uuid, now
+from .common import id_of, insert_row, list_page, new_uuid, now, update_row, where_owned
 
 SELECT = (
     "SELECT d.*, t.uuid AS telescope_uuid,"
@@ -38,11 +38,7 @@ def _dump(r: sqlite3.Row) -> dict[str, Any]:
 
 
 def list_(conn: sqlite3.Connection, owner_id: int, filters: dict, limit: int, offset: int):
-    where, params = ["d.owner_id = ?"], [owner_id]
-    for name, value in filters.items():
-        for one in value if isinstance(value, list) else [value]:
-            where.append(FILTERS[name])
-            params.append(str(one))
+    where, params = where_owned("d.owner_id = ?", owner_id, FILTERS, filters)
     total, found = list_page(conn, SELECT, FROM, where, params, limit, offset, "d.id")
     return total, [_dump(r) for r in found]
 
@@ -78,10 +74,7 @@ def create(conn: sqlite3.Connection, owner_id: int, data: dict[str, Any]) -> dic
             "owner_id": owner_id,
             "creation_date": now(),
         }
-        conn.execute(
-            f"INSERT INTO datasets ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-            list(columns.values()),
-        )
+        insert_row(conn, "datasets", columns)
     return get(conn, owner_id, uuid)
 
 
@@ -89,12 +82,7 @@ def update(conn: sqlite3.Connection, owner_id: int, uuid: str, data: dict) -> di
     with transaction(conn):
         current = get(conn, owner_id, uuid)
         columns = _columns(conn, owner_id, data)
-        if columns:
-            assignments = ", ".join(f"{name} = ?" for name in columns)
-            conn.execute(
-                f"UPDATE datasets SET {assignments} WHERE id = ?",
-                [*columns.values(), current["id"]],
-            )
+        update_row(conn, "datasets", current["id"], columns)
         if "telescope_id" in columns:
             derived.refresh_files(conn, derived.files_of_dataset(conn, current["id"]))
     return get(conn, owner_id, uuid)

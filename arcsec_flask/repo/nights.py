@@ -12,7 +12,7 @@ from typing import Any
 
 from ..db import transaction
 from ..exceptions import NotFound
-from .common import list_page
+from .common import list_page, update_row, where_owned
 
 
 class _Kind:
@@ -32,10 +32,7 @@ class _Kind:
     def list_(
         self, conn: sqlite3.Connection, owner_id: int, filters: dict, limit: int, offset: int
     ):
-        where, params = [f"{self.alias}.owner_id = ?"], [owner_id]
-        for name, value in filters.items():
-            where.append(self.filters[name])
-            params.append(str(value))
+        where, params = where_owned(f"{self.alias}.owner_id = ?", owner_id, self.filters, filters)
         total, found = list_page(
             conn, self.select, self.from_, where, params, limit, offset, f"{self.alias}.id"
         )
@@ -53,13 +50,12 @@ class _Kind:
     def update(self, conn: sqlite3.Connection, owner_id: int, uuid: str, data: dict) -> dict:
         columns = {k: v for k, v in data.items() if k in self.writable}
         with transaction(conn):
-            self.get(conn, owner_id, uuid)
-            if columns:
-                assignments = ", ".join(f"{name} = ?" for name in columns)
-                conn.execute(
-                    f"UPDATE {self.table} SET {assignments} WHERE uuid = ?",
-                    [*columns.values(), uuid],
-                )
+            row_id = conn.execute(
+                f"SELECT id FROM {self.table} WHERE uuid = ? AND owner_id = ?", (uuid, owner_id)
+            ).fetchone()
+            if row_id is None:
+                raise NotFound()
+            update_row(conn, self.table, row_id[0], columns)
         return self.get(conn, owner_id, uuid)
 
 

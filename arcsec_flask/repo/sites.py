@@ -8,7 +8,7 @@ from typing import Any
 from .. import timezones
 from ..db import transaction
 from ..exceptions import NotFound
-from .common import list_page, new_uuid, now
+from .common import insert_row, list_page, new_uuid, now, update_row, where_owned
 
 SELECT = (
     "SELECT s.*, (SELECT json_group_array(t.uuid) FROM"
@@ -40,10 +40,7 @@ def _dump(r: sqlite3.Row) -> dict[str, Any]:
 
 
 def list_(conn: sqlite3.Connection, owner_id: int, filters: dict, limit: int, offset: int):
-    where, params = ["s.owner_id = ?"], [owner_id]
-    for name, value in filters.items():
-        where.append(FILTERS[name])
-        params.append(value)
+    where, params = where_owned("s.owner_id = ?", owner_id, FILTERS, filters)
     total, found = list_page(conn, SELECT, FROM, where, params, limit, offset, "s.id")
     return total, [_dump(r) for r in found]
 
@@ -77,12 +74,8 @@ def _columns(data: dict[str, Any], current: dict[str, Any] | None = None) -> dic
 
 def create(conn: sqlite3.Connection, owner_id: int, data: dict[str, Any]) -> dict[str, Any]:
     columns = {**_columns(data), "uuid": new_uuid(), "owner_id": owner_id, "creation_date": now()}
-    names = ", ".join(columns)
     with transaction(conn):
-        conn.execute(
-            f"INSERT INTO observing_sites ({names}) VALUES ({', '.join('?' * len(columns))})",
-            list(columns.values()),
-        )
+        insert_row(conn, "observing_sites", columns)
     return get(conn, owner_id, columns["uuid"])
 
 
@@ -92,12 +85,7 @@ def update(conn: sqlite3.Connection, owner_id: int, uuid: str, data: dict) -> di
     with transaction(conn):
         current = get(conn, owner_id, uuid)
         columns = _columns(data, current)
-        if columns:
-            assignments = ", ".join(f"{name} = ?" for name in columns)
-            conn.execute(
-                f"UPDATE observing_sites SET {assignments} WHERE uuid = ?",
-                [*columns.values(), uuid],
-            )
+        update_row(conn, "observing_sites", current["id"], columns)
         if columns.get("time_zone", current["time_zone"]) != current["time_zone"]:
             derived.refresh_files(conn, derived.files_of_site(conn, current["id"]))
     return get(conn, owner_id, uuid)

@@ -8,7 +8,7 @@ from typing import Any
 from ..db import transaction
 from ..exceptions import Invalid, NotFound
 from . import derived
-from .common import id_of, list_page, new_uuid, now
+from .common import id_of, insert_row, list_page, new_uuid, now, update_row, where_owned
 
 SELECT = (
     "SELECT t.*, s.uuid AS site_uuid FROM telescopes t"
@@ -30,10 +30,7 @@ def _dump(r: sqlite3.Row) -> dict[str, Any]:
 
 
 def list_(conn: sqlite3.Connection, owner_id: int, filters: dict, limit: int, offset: int):
-    where, params = ["t.owner_id = ?"], [owner_id]
-    for name, value in filters.items():
-        where.append(FILTERS[name])
-        params.append(str(value))
+    where, params = where_owned("t.owner_id = ?", owner_id, FILTERS, filters)
     total, found = list_page(conn, SELECT, FROM, where, params, limit, offset, "t.id")
     return total, [_dump(r) for r in found]
 
@@ -67,11 +64,7 @@ def create(conn: sqlite3.Connection, owner_id: int, data: dict[str, Any]) -> dic
             "owner_id": owner_id,
             "creation_date": now(),
         }
-        conn.execute(
-            f"INSERT INTO telescopes ({', '.join(columns)})"
-            f" VALUES ({', '.join('?' * len(columns))})",
-            list(columns.values()),
-        )
+        insert_row(conn, "telescopes", columns)
     return get(conn, owner_id, uuid)
 
 
@@ -79,12 +72,7 @@ def update(conn: sqlite3.Connection, owner_id: int, uuid: str, data: dict) -> di
     with transaction(conn):
         current = get(conn, owner_id, uuid)
         columns = _columns(conn, owner_id, data)
-        if columns:
-            assignments = ", ".join(f"{name} = ?" for name in columns)
-            conn.execute(
-                f"UPDATE telescopes SET {assignments} WHERE id = ?",
-                [*columns.values(), current["id"]],
-            )
+        update_row(conn, "telescopes", current["id"], columns)
         if "observing_site_id" in columns:
             derived.refresh_files(conn, derived.files_of_telescope(conn, current["id"]))
     return get(conn, owner_id, uuid)
