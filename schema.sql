@@ -13,7 +13,9 @@ CREATE TABLE IF NOT EXISTS accounts (
     username TEXT NOT NULL UNIQUE COLLATE NOCASE,
     email TEXT NOT NULL DEFAULT '',
     password_hash TEXT,
-    creation_date TEXT NOT NULL
+    creation_date TEXT NOT NULL,
+    -- Raised at logout: browser sessions carry the epoch they began in.
+    session_epoch INTEGER NOT NULL DEFAULT 0
 );
 
 -- Keys are random (256 bits); only their sha256 is kept, which is enough for

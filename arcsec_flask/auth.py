@@ -73,7 +73,7 @@ def authenticate() -> tuple[dict, str]:
         return account, account.pop("scope")
     account_id = session.get("account_id")
     account = accounts.get(conn, account_id) if account_id else None
-    if account is None:
+    if account is None or session.get("epoch") != account["session_epoch"]:
         raise NotAuthenticated()
     return account, "session"
 

@@ -216,6 +216,7 @@ def login():
     session.clear()  # no state from before the login survives it (session fixation)
     session.permanent = False  # gone when the browser closes
     session["account_id"] = account["id"]
+    session["epoch"] = account["session_epoch"]
     session["csrf_token"] = secrets.token_urlsafe(32)
     return redirect(request.script_root + back_to, 303)
 
@@ -227,6 +228,9 @@ def logout():
         return render_template("login.html", logout=True, **_who())
     if session.get("account_id") and not _csrf_ok():
         return render_template("login.html", logout=True, error=EXPIRED_FORM, **_who()), 400
+    if session.get("account_id"):
+        # A copy of the cookie must not outlive the logout.
+        accounts.end_sessions(get_db(), session["account_id"])
     session.clear()
     return redirect(url_for("browse.login"), 303)
 

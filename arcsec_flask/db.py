@@ -9,14 +9,26 @@ from importlib import resources
 from pathlib import Path
 
 import click
+import sqlite_utils
 from flask import Flask, current_app, g
 
 BUSY_TIMEOUT_MS = 10_000
 
 # Numbered schema steps after schema.sql: step N runs once, when user_version < N,
 # inside the same transaction that raises user_version to N. Append only.
+# schema.sql always has the newest shape, so a step must also hold on a new database
+# (where schema.sql already made what it adds): write steps idempotently.
 Migration = Callable[[sqlite3.Connection], None]
-MIGRATIONS: list[Migration] = []
+
+
+def _add_session_epoch(conn: sqlite3.Connection) -> None:
+    """1: accounts.session_epoch, raised at logout to end every browser session."""
+    accounts = sqlite_utils.Database(conn)["accounts"]
+    if "session_epoch" not in accounts.columns_dict:
+        accounts.add_column("session_epoch", int, not_null_default=0)
+
+
+MIGRATIONS: list[Migration] = [_add_session_epoch]
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

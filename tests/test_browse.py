@@ -313,3 +313,18 @@ def test_logout_ends_the_session(client, carol):
     assert client.get("/profiles/carol/").status_code == 401
     with client.session_transaction() as session:
         assert dict(session) == {}
+
+
+def test_a_copied_cookie_dies_with_the_logout(app, client, carol):
+    log_in(client)
+    cookie = client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+    thief = app.test_client()
+    thief.set_cookie(app.config["SESSION_COOKIE_NAME"], cookie)
+    assert thief.get("/profiles/carol/").status_code == 200
+    page = client.get("/auth/logout/")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+    client.post("/auth/logout/", data={"csrf_token": token})
+    assert thief.get("/profiles/carol/").status_code == 401
+    log_in(client)  # a new login works again
+    assert client.get("/profiles/carol/").status_code == 200
+    assert thief.get("/profiles/carol/").status_code == 401

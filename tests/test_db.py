@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from arcsec_flask.db import connect, init_schema, transaction
@@ -97,3 +99,32 @@ def test_wheel_ships_schema_sql(tmp_path):
     with zipfile.ZipFile(wheel) as archive:
         shipped = archive.read("arcsec_flask/schema.sql").decode()
     assert shipped == (root / "schema.sql").read_text()
+
+
+def test_a_database_from_before_migration_1_is_upgraded(tmp_path):
+    """A version-0 database (accounts without session_epoch) keeps its rows and gains it."""
+    from arcsec_flask import create_app
+
+    conn = connect(tmp_path / "arcsec.sqlite3")
+    old_schema = (Path(__file__).resolve().parents[1].joinpath("schema.sql").read_text()).replace(
+        ",\n    -- Raised at logout: browser sessions carry the epoch they began in.\n"
+        "    session_epoch INTEGER NOT NULL DEFAULT 0",
+        "",
+    )
+    assert "session_epoch" not in old_schema
+    conn.executescript(old_schema)
+    conn.execute("INSERT INTO owners (id, kind) VALUES (1, 'account')")
+    conn.execute(
+        "INSERT INTO accounts (owner_id, username, creation_date) VALUES (1, 'old', '2020-01-01')"
+    )
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
+    create_app({"DATA_DIR": str(tmp_path)})
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    row = conn.execute("SELECT username, session_epoch FROM accounts").fetchone()
+    assert tuple(row) == ("old", 0)
+
+
+def test_a_new_database_is_at_the_latest_version(app, db):
+    from arcsec_flask.db import MIGRATIONS
+
+    assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) >= 1

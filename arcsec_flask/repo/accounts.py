@@ -109,3 +109,12 @@ def memberships(conn: sqlite3.Connection, account_id: int) -> list[dict[str, Any
             (account_id,),
         )
     ]
+
+
+def end_sessions(conn: sqlite3.Connection, account_id: int) -> None:
+    """End every browser session of an account (sessions are signed cookies, so the
+    server cannot delete them: it stops honouring the epoch they carry)."""
+    with transaction(conn):
+        conn.execute(
+            "UPDATE accounts SET session_epoch = session_epoch + 1 WHERE id = ?", (account_id,)
+        )
