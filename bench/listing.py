@@ -1,0 +1,203 @@
+"""List endpoint throughput: `GET /datafiles/?page_size=1000` pages through a real gunicorn.
+
+A real gunicorn (2 sync workers) serves a temporary data folder holding 5,000 data files in
+one dataset of a telescope at a site, as a month of light frames gives them: 50 nights of
+100 frames, 5 targets, each row with the JSON of a real ~50-card header (read by
+`read_header` from a FITS file written here) and its derived night log and observation. The
+rows are inserted through the repo layer (`repo.datafiles.insert`, the call an upload ends
+with, which also derives the night log and observation) in one transaction, in under a
+second: uploading 5,000 tiny files over HTTP (about 7 ms each here) would take 35 s.
+
+Measured: the 5 pages of 1,000 files, fetched in turn with httpx (best of a few rounds).
+Baseline, in the same run: the same rows fetched with a plain
+`SELECT * FROM datafiles LIMIT 1000 OFFSET ?` through sqlite3 (best of as many rounds).
+Target: HTTP time / SQL time <= 40 (the API's work is the joins, the count, one dict and one
+marshmallow dump per row, a URL per row, JSON and HTTP; SELECT * only copies rows).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import httpx  # noqa: E402
+
+from arcsec_flask import ingest  # noqa: E402
+from arcsec_flask.db import connect, transaction  # noqa: E402
+from arcsec_flask.headers import read_header  # noqa: E402
+from arcsec_flask.repo import datafiles  # noqa: E402
+from tests.headers.factories import LIGHT_CARDS, write_fits  # noqa: E402
+from tests.servers import start_gunicorn  # noqa: E402
+
+FILES = 5000
+PAGE = 1000
+NIGHTS = 50
+TARGETS = ("M31", "M42", "NGC 7000", "IC 1396", "M101")
+ROUNDS = 5
+KEY_HEADER = "X-Arcsecond-API-Authorization"
+TARGET_RATIO = 40.0
+
+
+def header_json(folder: Path) -> tuple[str, list[tuple]]:
+    """The stored JSON of a ~50-card light-frame header, as an upload stores it."""
+    cards: list[tuple] = [
+        (k, *(v if isinstance(v, tuple) else (v,))) for k, v in LIGHT_CARDS.items()
+    ]
+    cards += [
+        ("XBINNING", 1, "Binning factor in width"),
+        ("YBINNING", 1, "Binning factor in height"),
+        ("GAIN", 100, "Sensor gain"),
+        ("OFFSET", 50, "Sensor gain offset"),
+        ("CCD-TEMP", -10.1, "[degC] CCD temperature"),
+        ("SET-TEMP", -10.0, "[degC] CCD temperature setpoint"),
+        ("FOCALLEN", 1624.0, "[mm] Focal length"),
+        ("RA", 10.684708, "[deg] RA of telescope"),
+        ("DEC", 41.26875, "[deg] Declination of telescope"),
+        ("OBJCTRA", "00 42 44", "[H M S] RA of imaged object"),
+        ("OBJCTDEC", "+41 16 07", "[D M S] Declination of imaged object"),
+        ("SITELAT", "43 55 54", "[deg] Observation site latitude"),
+        ("SITELONG", "5 42 48", "[deg] Observation site longitude"),
+        ("SWCREATE", "N.I.N.A. 3.0.0.2017", "Software that created this file"),
+    ]
+    cards += [(f"FOCUS{i:02d}", 10_000 + i, "focuser position") for i in range(20)]
+    cards += [("HISTORY", f"step {i}: calibrated") for i in range(5)]
+    path = write_fits(folder / "header.fits", cards)
+    info = read_header(path, path.name)
+    return json.dumps([ingest._card(card) for card in info.cards]), info.cards
+
+
+def insert_rows(database: str, dataset_uuid: str, header: str) -> float:
+    conn = connect(database)
+    try:
+        found = conn.execute(
+            "SELECT id, owner_id FROM datasets WHERE uuid = ?", (dataset_uuid,)
+        ).fetchone()
+        dataset = {"id": found["id"], "uuid": dataset_uuid}
+        first_night = datetime(2024, 3, 1, 20, 0, tzinfo=UTC)
+        start = time.perf_counter()
+        with transaction(conn):
+            for i in range(FILES):
+                night, frame = divmod(i, FILES // NIGHTS)
+                taken = first_night + timedelta(days=night, minutes=3 * frame)
+                row = {
+                    "name": f"light_{i:05d}.fits",
+                    "storage_path": f"{dataset_uuid}/{i:032x}",
+                    "size": 62_611_200,
+                    "checksum": f"{i:064x}",
+                    "content_type": "image/fits",
+                    "is_raw": 1,
+                    "tags": json.dumps(["lrgb", f"night{night}"]),
+                    "format": "fits",
+                    "compression": None,
+                    "header": header,
+                    "date_obs": taken.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                    "frame_kind": "observation",
+                    "calibration_type": None,
+                    "target_name": TARGETS[frame % len(TARGETS)],
+                }
+                datafiles.insert(conn, found["owner_id"], dataset, row)
+        return time.perf_counter() - start
+    finally:
+        conn.close()
+
+
+def fetch_http(client: httpx.Client, url: str, key: str) -> tuple[float, int, int]:
+    """Seconds for every page in turn, files seen, bytes of JSON."""
+    seen = size = 0
+    start = time.perf_counter()
+    for page in range(1, FILES // PAGE + 1):
+        response = client.get(
+            url + "datafiles/",
+            params={"page_size": PAGE, "page": page},
+            headers={KEY_HEADER: f"Key {key}"},
+        )
+        response.raise_for_status()
+        body = response.json()
+        seen += len(body["results"])
+        size += len(response.content)
+    return time.perf_counter() - start, seen, size
+
+
+def fetch_sql(database: str) -> tuple[float, int]:
+    conn = sqlite3.connect(database)
+    try:
+        seen = 0
+        start = time.perf_counter()
+        for offset in range(0, FILES, PAGE):
+            seen += len(
+                conn.execute("SELECT * FROM datafiles LIMIT 1000 OFFSET ?", (offset,)).fetchall()
+            )
+        return time.perf_counter() - start, seen
+    finally:
+        conn.close()
+
+
+def main() -> int:
+    folder = Path(tempfile.mkdtemp(prefix="bench-listing-"))
+    server = None
+    try:
+        server = start_gunicorn(folder / "data", workers=2)
+        keys = json.loads(server.admin("users", "create", "bench", "--json"))
+        api = {KEY_HEADER: f"Key {keys['api_key']}"}
+        client = httpx.Client(timeout=60)
+        url = server.url
+        site = client.post(
+            url + "observingsites/", json={"name": "OHP", "time_zone": "Europe/Paris"}, headers=api
+        ).json()
+        scope = client.post(
+            url + "telescopes/", json={"name": "RC8", "observing_site": site["uuid"]}, headers=api
+        ).json()
+        dataset = client.post(
+            url + "datasets/", json={"name": "March", "telescope": scope["uuid"]}, headers=api
+        ).json()["uuid"]
+        header, cards = header_json(folder)
+        database = str(folder / "data" / "arcsec.sqlite3")
+        insert_seconds = insert_rows(database, dataset, header)
+
+        first = client.get(url + "datafiles/", params={"page_size": PAGE}, headers=api).json()
+        assert first["count"] == FILES and len(first["results"]) == PAGE, first["count"]
+        assert first["results"][0]["night_log"] and first["results"][0]["observation"]
+        http_runs, sql_runs = [], []
+        for _ in range(ROUNDS):  # alternate, so that both see the same machine
+            seconds, seen, size = fetch_http(client, url, keys["upload_key"])
+            assert seen == FILES, seen
+            http_runs.append(seconds)
+            seconds, seen = fetch_sql(database)
+            assert seen == FILES, seen
+            sql_runs.append(seconds)
+        client.close()
+    finally:
+        if server is not None:
+            server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+    http, sql = min(http_runs), min(sql_runs)
+    pages = FILES // PAGE
+    print(
+        f"{FILES} rows ({len(cards)}-card headers, {len(header):,} bytes of JSON each)"
+        f" inserted in {insert_seconds:.1f} s"
+    )
+    print(f"{'fetch':<36} {'ms/page':>8} {'rows/s':>9}")
+    print(f"{'GET /datafiles/?page_size=1000':<36} {http / pages * 1000:8.1f} {FILES / http:9.0f}")
+    print(f"{'SELECT * ... LIMIT 1000 OFFSET ?':<36} {sql / pages * 1000:8.1f} {FILES / sql:9.0f}")
+    print(f"(best of {ROUNDS} rounds of {pages} pages; {size / pages / 1e6:.2f} MB of JSON a page)")
+    ratio = http / sql
+    ok = ratio <= TARGET_RATIO
+    print(
+        f"RATIO list_http_vs_sql_select {ratio:.1f} (target <= {TARGET_RATIO:.0f})"
+        f" {'OK' if ok else 'MISSED'}"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
