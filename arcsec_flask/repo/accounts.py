@@ -6,10 +6,10 @@ import re
 import sqlite3
 from typing import Any
 
-from ..db import transaction
 from ..exceptions import Conflict, Invalid, NotFound
 from ..keys import hash_key, new_key
 from .common import new_owner, now, row, rows
+from .sqlite import transaction
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,149}$")
 SCOPES = ("api", "upload")

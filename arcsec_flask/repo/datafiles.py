@@ -6,10 +6,10 @@ import json
 import sqlite3
 from typing import Any
 
-from ..db import transaction
 from ..exceptions import Conflict, NotFound
 from . import derived
 from .common import insert_row, list_page, now, update_row, where_owned
+from .sqlite import transaction
 
 SELECT = (
     "SELECT f.id, f.name, f.size, f.checksum, f.is_raw, f.tags, f.format, f.compression,"

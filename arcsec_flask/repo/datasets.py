@@ -6,10 +6,10 @@ import json
 import sqlite3
 from typing import Any
 
-from ..db import transaction
 from ..exceptions import Invalid, NotFound
 from . import derived
 from .common import id_of, insert_row, list_page, new_uuid, now, update_row, where_owned
+from .sqlite import transaction
 
 SELECT = (
     "SELECT d.*, t.uuid AS telescope_uuid,"

@@ -10,9 +10,9 @@ import json
 import sqlite3
 from typing import Any
 
-from ..db import transaction
 from ..exceptions import NotFound
 from .common import list_page, update_row, where_owned
+from .sqlite import transaction
 
 
 class _Kind:

@@ -6,10 +6,10 @@ import re
 import sqlite3
 from typing import Any
 
-from ..db import transaction
 from ..exceptions import Conflict, Invalid, NotFound
 from . import accounts
 from .common import new_owner, now, row
+from .sqlite import transaction
 
 ROLES = ("owner", "admin", "member", "visitor")
 RANK = {role: len(ROLES) - i for i, role in enumerate(ROLES)}  # owner highest

@@ -6,9 +6,9 @@ import sqlite3
 from typing import Any
 
 from .. import timezones
-from ..db import transaction
 from ..exceptions import NotFound
 from .common import insert_row, list_page, new_uuid, now, update_row, where_owned
+from .sqlite import transaction
 
 SELECT = (
     "SELECT s.*, (SELECT json_group_array(t.uuid) FROM"

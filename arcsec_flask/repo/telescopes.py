@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from ..db import transaction
 from ..exceptions import Invalid, NotFound
 from . import derived
 from .common import id_of, insert_row, list_page, new_uuid, now, update_row, where_owned
+from .sqlite import transaction
 
 SELECT = (
     "SELECT t.*, s.uuid AS site_uuid FROM telescopes t"

@@ -6,6 +6,7 @@ from flask import url_for
 from flask.views import MethodView
 
 from ..db import get_db
+from ..repo.sqlite import ping
 from .common import Blueprint
 
 blp = Blueprint("meta", __name__, description="The API root and health check.")
@@ -40,7 +41,7 @@ class Health(MethodView):
     @blp.response(200)
     def get(self):
         """200 when the server and its database answer."""
-        get_db().execute("SELECT 1").fetchone()
+        ping(get_db())
         return {"status": "ok"}
 
 

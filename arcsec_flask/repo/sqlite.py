@@ -1,0 +1,104 @@
+"""SQLite without Flask: connections and their pragmas, transactions, schema, migrations."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+import sqlite_utils
+
+BUSY_TIMEOUT_MS = 10_000
+
+# Numbered schema steps after schema.sql: step N runs once, when user_version < N,
+# inside the same transaction that raises user_version to N. Append only.
+# schema.sql always has the newest shape, so a step must also hold on a new database
+# (where schema.sql already made what it adds): write steps idempotently.
+Migration = Callable[[sqlite3.Connection], None]
+
+
+def _add_session_epoch(conn: sqlite3.Connection) -> None:
+    """1: accounts.session_epoch, raised at logout to end every browser session."""
+    accounts = sqlite_utils.Database(conn)["accounts"]
+    if "session_epoch" not in accounts.columns_dict:
+        accounts.add_column("session_epoch", int, not_null_default=0)
+
+
+MIGRATIONS: list[Migration] = [_add_session_epoch]
+
+
+def connect(path: str | Path) -> sqlite3.Connection:
+    """Open a connection with the pragmas every connection needs.
+
+    Autocommit mode (isolation_level=None): writes open their own transaction with
+    `transaction()`, so a request never holds a lock it did not ask for.
+    """
+    conn = sqlite3.connect(
+        path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+@contextmanager
+def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction: BEGIN IMMEDIATE takes the write lock up front, so two
+    writers queue on the busy timeout instead of failing on a lock upgrade."""
+    if conn.in_transaction:  # nested use joins the outer transaction
+        yield conn
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield conn
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def schema_sql() -> str:
+    return resources.files("arcsec_flask").joinpath("schema.sql").read_text(encoding="utf-8")
+
+
+def init_schema(conn: sqlite3.Connection, migrations: list[Migration] | None = None) -> int:
+    """Apply schema.sql (idempotent) then every migration not applied yet.
+
+    Returns the resulting user_version.
+    """
+    steps = MIGRATIONS if migrations is None else migrations
+    conn.execute("PRAGMA journal_mode = WAL")
+    with transaction(conn):
+        for statement in _statements(schema_sql()):
+            conn.execute(statement)
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    for number, step in enumerate(steps, start=1):
+        if number <= version:
+            continue
+        with transaction(conn):
+            step(conn)
+            conn.execute(f"PRAGMA user_version = {number}")
+        version = number
+    return version
+
+
+def _statements(script: str) -> Iterator[str]:
+    """Split a script into complete statements (executescript would commit)."""
+    pending = ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            if pending.strip():
+                yield pending
+            pending = ""
+    if pending.strip():
+        yield pending
+
+
+def ping(conn: sqlite3.Connection) -> None:
+    """Raise if the database does not answer (the health check)."""
+    conn.execute("SELECT 1").fetchone()
