@@ -26,6 +26,7 @@ init: venv
 
 run: init
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --timeout 0 \
+		--control-socket $(ARCSEC_DATA_DIR)/gunicorn.ctl \
 		--access-logfile - 'wsgi:app'
 
 test: venv

@@ -70,6 +70,8 @@ def start_gunicorn(data_dir: Path, workers: int = 2, extra_env: dict | None = No
                 "120",
                 "--graceful-timeout",
                 "5",
+                # Tests run several servers: none may take another's control socket.
+                "--no-control-socket",
                 "wsgi:app",
             ],
             cwd=ROOT,
