@@ -12,9 +12,10 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, FlaskGroup, with_appcontext
 from werkzeug.security import generate_password_hash
 
+from . import storage
 from .db import connect
 from .exceptions import ArcsecError
-from .repo import accounts, organisations
+from .repo import accounts, datafiles, organisations
 
 
 @contextmanager
@@ -96,6 +97,47 @@ def orgs_add_member(subdomain: str, username: str, role: str) -> None:
     click.echo(f"{username} is now {role} of '{subdomain}'.")
 
 
+storage_group = AppGroup("storage", help="The stored files.")
+
+
+@storage_group.command("check")
+@click.option("--delete", is_flag=True, help="Remove unreferenced files and stale parts.")
+@click.option(
+    "--stale-hours",
+    default=24.0,
+    show_default=True,
+    help="Age after which a temporary upload part counts as left by a crash.",
+)
+def storage_check(delete: bool, stale_hours: float) -> None:
+    """Compare the stored files with the rows; exit 1 when a row has lost its file.
+
+    A crash can leave a file without a row (renamed into place, row not committed) or a
+    temporary part (upload cut by a power loss): both are invisible to the API and
+    removed by --delete. A row without its file is reported, never deleted.
+    """
+    files_dir = current_app.config["FILES_DIR"]
+    with _db() as conn:
+        rows = datafiles.all_storage_paths(conn)
+    on_disk = storage.stored_paths(files_dir)
+    stale = storage.stale_parts(files_dir, stale_hours * 3600)
+    unreferenced, missing = sorted(on_disk - rows), sorted(rows - on_disk)
+    click.echo(
+        f"{len(rows)} rows, {len(on_disk)} stored files, {len(unreferenced)} "
+        f"unreferenced, {len(stale)} stale parts, {len(missing)} missing"
+    )
+    for path in missing:
+        click.echo(f"missing: {path}")
+    for path in unreferenced:
+        click.echo(f"unreferenced: {path}")
+    if delete:
+        storage.remove(files_dir, unreferenced)
+        for part in stale:
+            part.unlink(missing_ok=True)
+        click.echo(f"removed {len(unreferenced)} unreferenced files and {len(stale)} stale parts")
+    if missing:
+        raise SystemExit(1)
+
+
 @click.command("bootstrap")
 @with_appcontext
 @click.option("--username", default="observer", show_default=True)
@@ -116,6 +158,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users)
     app.cli.add_command(orgs)
     app.cli.add_command(bootstrap)
+    app.cli.add_command(storage_group)
 
 
 def main() -> None:

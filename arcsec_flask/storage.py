@@ -113,3 +113,24 @@ def remove(files_dir: str | os.PathLike, relative_paths: Iterable[str]) -> None:
             pass
         except OSError:
             log.exception("Could not remove stored file %s", relative)
+
+
+def stored_paths(files_dir: str | os.PathLike) -> set[str]:
+    """Relative paths of every placed file (temporary parts excluded)."""
+    root = Path(files_dir)
+    return {
+        str(p.relative_to(root))
+        for p in root.rglob("*")
+        if p.is_file() and p.relative_to(root).parts[0] != TMP
+    }
+
+
+def stale_parts(files_dir: str | os.PathLike, older_than_s: float) -> list[Path]:
+    """Temporary upload parts untouched for `older_than_s` seconds: left by a crash."""
+    import time
+
+    cutoff = time.time() - older_than_s
+    directory = Path(files_dir) / TMP
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.stat().st_mtime < cutoff)

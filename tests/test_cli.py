@@ -146,3 +146,58 @@ def test_console_script_and_flask_app_option(tmp_path):
         cwd=root,
     ).stdout
     assert listed.startswith("zed\t")
+
+
+def test_storage_check_finds_and_sweeps_crash_leftovers(app, runner, client, alice):
+    import io
+    import os
+    import time
+    from pathlib import Path
+
+    from arcsec_flask.storage import StreamingFile
+
+    dataset = client.post("/datasets/", json={"name": "d"}, headers=alice.api).json
+    kept = client.post(
+        "/datafiles/",
+        headers=alice.upload,
+        data={"dataset": dataset["uuid"], "file": (io.BytesIO(b"kept"), "kept.txt")},
+    ).json
+    gone = client.post(
+        "/datafiles/",
+        headers=alice.upload,
+        data={"dataset": dataset["uuid"], "file": (io.BytesIO(b"gone"), "gone.txt")},
+    ).json
+    files_dir = Path(app.config["FILES_DIR"])
+    # A crash after the rename, before the commit: a placed file with no row.
+    orphan = StreamingFile(files_dir)
+    orphan.write(b"orphan")
+    orphan.finish()
+    orphan.place(files_dir, f"{dataset['uuid']}/0123456789abcdef0123456789abcdef")
+    orphan.discard()  # closes it; placed files stay
+    # A crash mid-body: a temporary part, two days old, and one being written now.
+    old_part = StreamingFile(files_dir)
+    os.utime(old_part.path, (time.time() - 2 * 86400,) * 2)
+    fresh_part = StreamingFile(files_dir)
+    # A row whose file vanished (a disk fault, a hand-deleted file).
+    from arcsec_flask.db import connect
+
+    conn = connect(app.config["DATABASE"])
+    lost = conn.execute(
+        "SELECT storage_path FROM datafiles WHERE id = ?", (gone["id"],)
+    ).fetchone()[0]
+    conn.close()
+    (files_dir / lost).unlink()
+
+    report = runner.invoke(args=["storage", "check"])
+    assert report.exit_code == 1
+    assert "2 rows, 2 stored files, 1 unreferenced, 1 stale parts, 1 missing" in report.output
+    assert f"missing: {lost}" in report.output and "unreferenced: " in report.output
+    assert orphan.path.exists() and old_part.path.exists()  # a check changes nothing
+
+    swept = runner.invoke(args=["storage", "check", "--delete"])
+    assert "removed 1 unreferenced files and 1 stale parts" in swept.output
+    assert not orphan.path.exists() and not old_part.path.exists()
+    assert fresh_part.path.exists()  # an upload in progress is left alone
+    assert client.get(f"/datafiles/{kept['id']}/", headers=alice.api).status_code == 200
+    for stream in (old_part, fresh_part):
+        stream.discard()

@@ -122,3 +122,7 @@ def delete(conn: sqlite3.Connection, owner_id: int, file_id: int) -> str:
         conn.execute("DELETE FROM datafiles WHERE id = ?", (file_id,))
         derived.prune(conn)
     return found["storage_path"]
+
+
+def all_storage_paths(conn: sqlite3.Connection) -> set[str]:
+    return {r[0] for r in conn.execute("SELECT storage_path FROM datafiles")}
