@@ -19,7 +19,7 @@ from typing import Any
 from .exceptions import Conflict, Invalid
 from .headers import Card, HeaderError, read_header
 from .repo import datafiles
-from .repo.common import id_of
+from .repo.common import reference
 from .storage import StreamingFile, new_relative_path
 
 MAX_NAME_BYTES = 255
@@ -66,12 +66,7 @@ def create_from_upload(
 ) -> dict[str, Any]:
     """File one uploaded part into a dataset; returns the new data file."""
     name = base_name(filename)
-    dataset_id = id_of(conn, "datasets", owner_id, fields["dataset"])
-    if dataset_id is None:
-        raise Invalid(
-            f"No dataset '{fields['dataset']}'.",
-            {"dataset": [f'Invalid pk "{fields["dataset"]}" - object does not exist.']},
-        )
+    dataset_id = reference(conn, "datasets", owner_id, "dataset", fields["dataset"])
     dataset = {"id": dataset_id, "uuid": fields["dataset"]}
     if datafiles.name_taken(conn, dataset_id, name):  # early, before reading any header
         raise Conflict(datafiles.DUPLICATE.format(name=name, dataset=fields["dataset"]))

@@ -7,6 +7,8 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from ..exceptions import Invalid
+
 
 def now() -> str:
     """The current time as ISO 8601 UTC with a Z, as Django REST framework writes it."""
@@ -88,6 +90,29 @@ def update_row(conn: sqlite3.Connection, table: str, row_id: int, columns: dict[
     if columns:
         assignments = ", ".join(f"{name} = ?" for name in columns)
         conn.execute(f"UPDATE {table} SET {assignments} WHERE id = ?", [*columns.values(), row_id])
+
+
+def insert_owned(
+    conn: sqlite3.Connection, table: str, owner_id: int, columns: dict[str, Any]
+) -> str:
+    """INSERT an owned object with a new UUID and its creation date; returns the UUID."""
+    uuid = new_uuid()
+    insert_row(conn, table, {**columns, "uuid": uuid, "owner_id": owner_id, "creation_date": now()})
+    return uuid
+
+
+def reference(
+    conn: sqlite3.Connection, table: str, owner_id: int, field: str, uuid: str | None
+) -> int | None:
+    """The row id a reference field names (None stays None); an object the owner does not
+    have is a 400 on that field, as Django REST framework words it."""
+    row_id = id_of(conn, table, owner_id, uuid)
+    if uuid is not None and row_id is None:
+        raise Invalid(
+            f"No {field.replace('_', ' ')} '{uuid}'.",
+            {field: [f'Invalid pk "{uuid}" - object does not exist.']},
+        )
+    return row_id
 
 
 def id_of(conn: sqlite3.Connection, table: str, owner_id: int, uuid: str | None) -> int | None:

@@ -6,9 +6,9 @@ import json
 import sqlite3
 from typing import Any
 
-from ..exceptions import Invalid, NotFound
+from ..exceptions import NotFound
 from . import derived
-from .common import id_of, insert_row, list_page, new_uuid, now, update_row, where_owned
+from .common import insert_owned, list_page, reference, update_row, where_owned
 from .sqlite import transaction
 
 SELECT = (
@@ -55,26 +55,15 @@ def _columns(conn: sqlite3.Connection, owner_id: int, data: dict[str, Any]) -> d
     if "tags" in data:
         columns["tags"] = json.dumps(list(dict.fromkeys(data["tags"] or [])))
     if "telescope" in data:
-        telescope = data["telescope"]
-        columns["telescope_id"] = id_of(conn, "telescopes", owner_id, telescope)
-        if telescope is not None and columns["telescope_id"] is None:
-            raise Invalid(
-                f"No telescope '{telescope}'.",
-                {"telescope": [f'Invalid pk "{telescope}" - object does not exist.']},
-            )
+        columns["telescope_id"] = reference(
+            conn, "telescopes", owner_id, "telescope", data["telescope"]
+        )
     return columns
 
 
 def create(conn: sqlite3.Connection, owner_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    uuid = new_uuid()
     with transaction(conn):
-        columns = {
-            **_columns(conn, owner_id, data),
-            "uuid": uuid,
-            "owner_id": owner_id,
-            "creation_date": now(),
-        }
-        insert_row(conn, "datasets", columns)
+        uuid = insert_owned(conn, "datasets", owner_id, _columns(conn, owner_id, data))
     return get(conn, owner_id, uuid)
 
 

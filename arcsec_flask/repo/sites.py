@@ -7,7 +7,7 @@ from typing import Any
 
 from .. import timezones
 from ..exceptions import NotFound
-from .common import insert_row, list_page, new_uuid, now, update_row, where_owned
+from .common import insert_owned, list_page, update_row, where_owned
 from .sqlite import transaction
 
 SELECT = (
@@ -73,10 +73,9 @@ def _columns(data: dict[str, Any], current: dict[str, Any] | None = None) -> dic
 
 
 def create(conn: sqlite3.Connection, owner_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    columns = {**_columns(data), "uuid": new_uuid(), "owner_id": owner_id, "creation_date": now()}
     with transaction(conn):
-        insert_row(conn, "observing_sites", columns)
-    return get(conn, owner_id, columns["uuid"])
+        uuid = insert_owned(conn, "observing_sites", owner_id, _columns(data))
+    return get(conn, owner_id, uuid)
 
 
 def update(conn: sqlite3.Connection, owner_id: int, uuid: str, data: dict) -> dict[str, Any]:

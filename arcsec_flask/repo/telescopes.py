@@ -5,9 +5,9 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from ..exceptions import Invalid, NotFound
+from ..exceptions import NotFound
 from . import derived
-from .common import id_of, insert_row, list_page, new_uuid, now, update_row, where_owned
+from .common import insert_owned, list_page, reference, update_row, where_owned
 from .sqlite import transaction
 
 SELECT = (
@@ -45,26 +45,15 @@ def get(conn: sqlite3.Connection, owner_id: int, uuid: str) -> dict[str, Any]:
 def _columns(conn: sqlite3.Connection, owner_id: int, data: dict[str, Any]) -> dict[str, Any]:
     columns = {k: data[k] for k in ("name", "alias") if k in data}
     if "observing_site" in data:
-        site = data["observing_site"]
-        columns["observing_site_id"] = id_of(conn, "observing_sites", owner_id, site)
-        if site is not None and columns["observing_site_id"] is None:
-            raise Invalid(
-                f"No observing site '{site}'.",
-                {"observing_site": [f'Invalid pk "{site}" - object does not exist.']},
-            )
+        columns["observing_site_id"] = reference(
+            conn, "observing_sites", owner_id, "observing_site", data["observing_site"]
+        )
     return columns
 
 
 def create(conn: sqlite3.Connection, owner_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    uuid = new_uuid()
     with transaction(conn):
-        columns = {
-            **_columns(conn, owner_id, data),
-            "uuid": uuid,
-            "owner_id": owner_id,
-            "creation_date": now(),
-        }
-        insert_row(conn, "telescopes", columns)
+        uuid = insert_owned(conn, "telescopes", owner_id, _columns(conn, owner_id, data))
     return get(conn, owner_id, uuid)
 
 
