@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,17 +55,21 @@ class Server:
         ).stdout
 
 
+LISTENING = re.compile(rb"Listening at: http://127\.0\.0\.1:(\d+)")
+
+
 def start_gunicorn(data_dir: Path, workers: int = 2, extra_env: dict | None = None) -> Server:
-    port = free_port()
+    """gunicorn on a port the kernel picks (bound to :0, read back from the log): no race
+    with another process for a port probed free a moment before."""
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "ARCSEC_DATA_DIR": str(data_dir), **(extra_env or {})}
-    log = data_dir.parent / f"gunicorn-{port}.log"
+    log = Path(tempfile.mkstemp(dir=data_dir.parent, prefix="gunicorn-", suffix=".log")[1])
     with log.open("wb") as out:
         process = subprocess.Popen(
             [
                 str(BIN / "gunicorn"),
                 "--bind",
-                f"127.0.0.1:{port}",
+                "127.0.0.1:0",
                 "--workers",
                 str(workers),
                 "--timeout",
@@ -79,8 +85,17 @@ def start_gunicorn(data_dir: Path, workers: int = 2, extra_env: dict | None = No
             stdout=out,
             stderr=subprocess.STDOUT,
         )
-    server = Server(f"http://127.0.0.1:{port}/", process, data_dir, log, env)
     deadline = time.monotonic() + 30
+    found = None
+    while found is None and time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn exited:\n{log.read_text()}")
+        found = LISTENING.search(log.read_bytes())
+        time.sleep(0.05)
+    if found is None:
+        process.kill()
+        raise RuntimeError(f"gunicorn did not listen in 30 s:\n{log.read_text()}")
+    server = Server(f"http://127.0.0.1:{int(found[1])}/", process, data_dir, log, env)
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"gunicorn exited:\n{log.read_text()}")
