@@ -36,6 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         API_TITLE="arcsec_flask",
         API_VERSION=__version__,
         OPENAPI_VERSION="3.0.3",
+        API_SPEC_OPTIONS={"security": [{"ApiKey": []}]},
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs/",

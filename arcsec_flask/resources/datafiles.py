@@ -81,6 +81,27 @@ def _file_id(value: str) -> int:
     return int(value)
 
 
+# The multipart body is parsed by hand (the file part streams to disk), so it is
+# described here for the OpenAPI document.
+UPLOAD_BODY = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["dataset", "file"],
+                "properties": {
+                    "dataset": {"type": "string", "format": "uuid"},
+                    "is_raw": {"type": "string", "enum": ["True", "False"], "default": "True"},
+                    "tags": {"type": "string", "description": "Comma-separated, or repeated."},
+                    "file": {"type": "string", "format": "binary"},
+                },
+            }
+        }
+    },
+}
+
+
 @blp.route("/")
 class DataFiles(MethodView):
     @blp.arguments(DataFileFilters, location="query")
@@ -89,6 +110,7 @@ class DataFiles(MethodView):
         """List data files."""
         return paginate(args, lambda f, n, skip: datafiles.list_(get_db(), g.owner_id, f, n, skip))
 
+    @blp.doc(requestBody=UPLOAD_BODY)
     @blp.response(201, DataFileSchema)
     def post(self):
         """Upload a file into a dataset (multipart: dataset, is_raw, tags, file)."""
