@@ -42,6 +42,7 @@ def _verified_account(username: str, key: str) -> dict:
 
 @blp.route("/verify/")
 class Verify(MethodView):
+    @blp.doc(security=[])  # public: no key
     @blp.arguments(VerifySchema)
     @blp.response(200, VerifiedSchema)
     def post(self, data):
@@ -52,6 +53,7 @@ class Verify(MethodView):
 
 @blp.route("/verify-organisation/")
 class VerifyOrganisation(MethodView):
+    @blp.doc(security=[])  # public: no key
     @blp.arguments(VerifyOrganisationSchema)
     @blp.response(200, VerifiedSchema)
     def post(self, data):

@@ -25,6 +25,7 @@ RESOURCES = (
 
 @blp.route("/")
 class Root(MethodView):
+    @blp.doc(security=[])  # public: no key
     @blp.response(200)
     def get(self):
         """The URL of every resource list."""
@@ -38,6 +39,7 @@ class Root(MethodView):
 
 @blp.route("/healthcheck/")
 class Health(MethodView):
+    @blp.doc(security=[])  # public: no key
     @blp.response(200)
     def get(self):
         """200 when the server and its database answer."""

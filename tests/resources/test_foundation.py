@@ -200,3 +200,15 @@ def test_openapi_describes_the_upload_and_the_key(client):
     assert scheme == {"type": "apiKey", "in": "header", "name": "X-Arcsecond-API-Authorization"}
     body = spec["paths"]["/datafiles/"]["post"]["requestBody"]["content"]["multipart/form-data"]
     assert body["schema"]["properties"]["file"] == {"type": "string", "format": "binary"}
+
+
+def test_public_routes_need_no_key_in_the_docs(client):
+    paths = client.get("/openapi.json").json["paths"]
+    for path, method in [
+        ("/", "get"),
+        ("/healthcheck/", "get"),
+        ("/auth/key/verify/", "post"),
+        ("/auth/key/verify-organisation/", "post"),
+    ]:
+        assert paths[path][method]["security"] == []
+    assert "security" not in paths["/datasets/"]["get"]  # the global ApiKey applies
