@@ -29,6 +29,14 @@ CREATE TABLE IF NOT EXISTS api_keys (
     UNIQUE (account_id, scope)
 );
 
+-- Failed password logins, to throttle guessing (keys are 256-bit: nothing to guess).
+CREATE TABLE IF NOT EXISTS login_failures (
+    id INTEGER PRIMARY KEY,
+    login TEXT NOT NULL COLLATE NOCASE,
+    at REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS login_failures_login ON login_failures(login, at);
+
 CREATE TABLE IF NOT EXISTS organisations (
     id INTEGER PRIMARY KEY,
     owner_id INTEGER NOT NULL UNIQUE REFERENCES owners(id),

@@ -12,6 +12,7 @@ import html
 import json
 import re
 import secrets
+import time
 from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
@@ -33,13 +34,14 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from .db import get_db
-from .repo import accounts
+from .repo import accounts, logins
 from .repo.common import canonical_uuid
 
 bp = Blueprint("browse", __name__)
 
 BAD_LOGIN = "Invalid username or password."
 EXPIRED_FORM = "The form has expired. Please try again."
+TOO_MANY = "Too many failed logins for this name. Please wait a few minutes."
 # ?format= decides without negotiation: True for the page, False for JSON.
 FORMATS = {"json": False, "api": True}
 TITLES = {"meta.Root": "API Root"}
@@ -209,10 +211,17 @@ def login():
         return _login_page(back_to)
     if not _csrf_ok():
         return _login_page(back_to, EXPIRED_FORM, 400)
-    username = request.form.get("username", "")
+    username = request.form.get("username", "").strip()
+    now = time.time()
+    wait = logins.retry_after(get_db(), username, now)
+    if wait:
+        body, status = _login_page(back_to, TOO_MANY, 429, username)
+        return body, status, {"Retry-After": str(wait)}
     account = _check_password(username, request.form.get("password", ""))
     if account is None:
+        logins.record_failure(get_db(), username, now)
         return _login_page(back_to, BAD_LOGIN, 401, username)
+    logins.clear(get_db(), username)
     session.clear()  # no state from before the login survives it (session fixation)
     session.permanent = False  # gone when the browser closes
     session["account_id"] = account["id"]

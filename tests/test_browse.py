@@ -328,3 +328,42 @@ def test_a_copied_cookie_dies_with_the_logout(app, client, carol):
     log_in(client)  # a new login works again
     assert client.get("/profiles/carol/").status_code == 200
     assert thief.get("/profiles/carol/").status_code == 401
+
+
+def test_password_guessing_is_throttled(app, client, carol):
+    for _ in range(10):
+        assert log_in(client, password="wrong").status_code == 401
+    blocked = log_in(client)  # even the right password, for a while
+    assert blocked.status_code == 429
+    assert 1 <= int(blocked.headers["Retry-After"]) <= 15 * 60
+    assert "Too many failed logins" in blocked.text
+    # Another name is not held up, and the count is in the database, shared by workers.
+    assert log_in(client, username="someone-else", password="x").status_code == 401
+    other_worker = app.test_client()
+    assert log_in(other_worker).status_code == 429
+
+
+def test_throttle_window_and_reset():
+    from arcsec_flask.db import connect
+    from arcsec_flask.repo import logins
+    from arcsec_flask.repo.sqlite import init_schema
+
+    conn = connect(":memory:")
+    init_schema(conn)
+    for i in range(10):
+        logins.record_failure(conn, "Carol", 1000.0 + i)
+    assert logins.retry_after(conn, "carol", 1010.0) == 15 * 60 - 10 + 1  # case-insensitive
+    assert logins.retry_after(conn, "carol", 1000.0 + 15 * 60 + 1) == 0  # the window slid
+    logins.clear(conn, "carol")
+    assert logins.retry_after(conn, "carol", 1010.0) == 0
+    conn.close()
+
+
+def test_a_success_clears_the_failures(client, carol):
+    for _ in range(9):
+        log_in(client, password="wrong")
+    assert log_in(client).status_code == 303
+    client.post("/auth/logout/", data={"csrf_token": csrf_token(client)})
+    for _ in range(9):
+        log_in(client, password="wrong")
+    assert log_in(client).status_code == 303
