@@ -5,6 +5,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 4
+# Threads: with nginx streaming uploads through (no request buffering), a slow upload
+# holds a thread, not a whole worker.
+THREADS ?= 8
 export ARCSEC_DATA_DIR ?= $(CURDIR)/instance
 
 .PHONY: run test lint format bench venv init clean
@@ -25,7 +28,8 @@ init: venv
 	@$(BIN)/python scripts/first_run.py --url http://$(HOST):$(PORT)/
 
 run: init
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --timeout 0 \
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --worker-class gthread \
+		--threads $(THREADS) --timeout 0 \
 		--control-socket $(ARCSEC_DATA_DIR)/gunicorn.ctl \
 		--access-logfile - 'wsgi:app'
 

@@ -72,6 +72,11 @@ def start_gunicorn(data_dir: Path, workers: int = 2, extra_env: dict | None = No
                 "127.0.0.1:0",
                 "--workers",
                 str(workers),
+                # As `make run`: threads, so a slow upload does not hold a whole worker.
+                "--worker-class",
+                "gthread",
+                "--threads",
+                "4",
                 "--timeout",
                 "120",
                 "--graceful-timeout",

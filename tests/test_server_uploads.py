@@ -234,3 +234,32 @@ def test_concurrent_duplicates_store_one_file(server, tmp_path):
     assert sorted(s for s, _ in statuses) == [201] + [400] * 5
     assert all("already exists in dataset" in text for s, text in statuses if s == 400)
     assert _wait_until(lambda: len(_stored(server)) == 1)
+
+
+def test_a_slow_upload_does_not_hold_up_the_api(tmp_path):
+    """One worker: while an upload trickles in, other requests are still answered."""
+    server = start_gunicorn(tmp_path / "live", workers=1)
+    try:
+        keys = json.loads(server.admin("users", "create", "uma", "--json"))
+        api = {HEADER: f"Key {keys['api_key']}"}
+        dataset = httpx.post(server.url + "datasets/", json={"name": "d"}, headers=api).json()
+        host, port = server.url.split("//")[1].rstrip("/").split(":")
+        boundary = "slowBoundary"
+        with socket.create_connection((host, int(port)), timeout=10) as slow:
+            slow.sendall(
+                (
+                    f"POST /datafiles/ HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                    f"{HEADER}: Key {keys['upload_key']}\r\n"
+                    f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+                    f"Content-Length: 10000000\r\n\r\n"
+                ).encode()
+                + _multipart_head(dataset["uuid"], "slow.dat", boundary)
+                + b"\x00" * 1_000_000
+            )
+            assert _wait_until(lambda: any(".tmp" in str(p) for p in _stored(server)), 10)
+            # The upload is mid-body and holds its thread; the worker answers others.
+            for path in ("healthcheck/", "datasets/", "datafiles/"):
+                response = httpx.get(server.url + path, headers=api, timeout=10)
+                assert response.status_code == 200
+    finally:
+        server.stop()
