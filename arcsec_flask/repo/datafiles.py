@@ -8,22 +8,9 @@ from typing import Any
 
 from ..exceptions import Conflict, NotFound
 from . import derived
-from .common import insert_row, list_page, now, update_row, where_owned
+from .common import OwnedQuery, insert_row, now, update_row
 from .sqlite import transaction
 
-SELECT = (
-    "SELECT f.id, f.name, f.size, f.checksum, f.is_raw, f.tags, f.format, f.compression,"
-    " f.date_obs, f.creation_date, f.storage_path, f.content_type, d.uuid AS dataset_uuid,"
-    " o.uuid AS observation_uuid, c.uuid AS calibration_uuid, n.uuid AS night_log_uuid"
-    " FROM datafiles f"
-)
-FROM = (
-    "datafiles f JOIN datasets d ON d.id = f.dataset_id"
-    " LEFT JOIN observations o ON o.id = f.observation_id"
-    " LEFT JOIN calibrations c ON c.id = f.calibration_id"
-    " LEFT JOIN night_logs n ON n.id = f.night_log_id"
-)
-SELECT = SELECT.removesuffix(" FROM datafiles f") + " FROM " + FROM
 FILTERS = {
     "dataset": "d.uuid = ?",
     "name": "f.name = ?",
@@ -57,17 +44,26 @@ def _dump(r: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def list_(conn: sqlite3.Connection, owner_id: int, filters: dict, limit: int, offset: int):
-    where, params = where_owned("d.owner_id = ?", owner_id, FILTERS, filters)
-    total, found = list_page(conn, SELECT, FROM, where, params, limit, offset, "f.id")
-    return total, [_dump(r) for r in found]
-
-
-def get(conn: sqlite3.Connection, owner_id: int, file_id: int) -> dict[str, Any]:
-    r = conn.execute(f"{SELECT} WHERE f.id = ? AND d.owner_id = ?", (file_id, owner_id)).fetchone()
-    if r is None:
-        raise NotFound()
-    return _dump(r)
+QUERY = OwnedQuery(
+    columns=(
+        "f.id, f.name, f.size, f.checksum, f.is_raw, f.tags, f.format, f.compression,"
+        " f.date_obs, f.creation_date, f.storage_path, f.content_type, d.uuid AS dataset_uuid,"
+        " o.uuid AS observation_uuid, c.uuid AS calibration_uuid, n.uuid AS night_log_uuid"
+    ),
+    from_=(
+        "datafiles f JOIN datasets d ON d.id = f.dataset_id"
+        " LEFT JOIN observations o ON o.id = f.observation_id"
+        " LEFT JOIN calibrations c ON c.id = f.calibration_id"
+        " LEFT JOIN night_logs n ON n.id = f.night_log_id"
+    ),
+    alias="f",
+    filters=FILTERS,
+    dump=_dump,
+    owner="d.owner_id",
+    key="id",
+)
+list_ = QUERY.list_
+get = QUERY.get
 
 
 def header(conn: sqlite3.Connection, owner_id: int, file_id: int) -> list[dict[str, Any]]:

@@ -6,17 +6,10 @@ import json
 import sqlite3
 from typing import Any
 
-from ..exceptions import NotFound
 from . import derived
-from .common import insert_owned, list_page, reference, update_row, where_owned
+from .common import OwnedQuery, insert_owned, reference, update_row
 from .sqlite import transaction
 
-SELECT = (
-    "SELECT d.*, t.uuid AS telescope_uuid,"
-    " (SELECT COUNT(*) FROM datafiles f WHERE f.dataset_id = d.id) AS files"
-    " FROM datasets d LEFT JOIN telescopes t ON t.id = d.telescope_id"
-)
-FROM = "datasets d LEFT JOIN telescopes t ON t.id = d.telescope_id"
 FILTERS = {
     "name": "d.name = ?",
     "telescope": "t.uuid = ?",
@@ -37,17 +30,18 @@ def _dump(r: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def list_(conn: sqlite3.Connection, owner_id: int, filters: dict, limit: int, offset: int):
-    where, params = where_owned("d.owner_id = ?", owner_id, FILTERS, filters)
-    total, found = list_page(conn, SELECT, FROM, where, params, limit, offset, "d.id")
-    return total, [_dump(r) for r in found]
-
-
-def get(conn: sqlite3.Connection, owner_id: int, uuid: str) -> dict[str, Any]:
-    r = conn.execute(f"{SELECT} WHERE d.uuid = ? AND d.owner_id = ?", (uuid, owner_id)).fetchone()
-    if r is None:
-        raise NotFound()
-    return _dump(r)
+QUERY = OwnedQuery(
+    columns=(
+        "d.*, t.uuid AS telescope_uuid,"
+        " (SELECT COUNT(*) FROM datafiles f WHERE f.dataset_id = d.id) AS files"
+    ),
+    from_="datasets d LEFT JOIN telescopes t ON t.id = d.telescope_id",
+    alias="d",
+    filters=FILTERS,
+    dump=_dump,
+)
+list_ = QUERY.list_
+get = QUERY.get
 
 
 def _columns(conn: sqlite3.Connection, owner_id: int, data: dict[str, Any]) -> dict[str, Any]:

@@ -6,17 +6,9 @@ import sqlite3
 from typing import Any
 
 from .. import timezones
-from ..exceptions import NotFound
-from .common import insert_owned, list_page, update_row, where_owned
+from .common import OwnedQuery, insert_owned, update_row
 from .sqlite import transaction
 
-SELECT = (
-    "SELECT s.*, (SELECT json_group_array(t.uuid) FROM"
-    " (SELECT uuid FROM telescopes WHERE observing_site_id = s.id ORDER BY id) t)"
-    " AS telescope_uuids"
-    " FROM observing_sites s"
-)
-FROM = "observing_sites s"
 FILTERS = {"name": "s.name = ?", "country": "s.country = ?", "time_zone": "s.time_zone = ?"}
 
 
@@ -39,18 +31,19 @@ def _dump(r: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def list_(conn: sqlite3.Connection, owner_id: int, filters: dict, limit: int, offset: int):
-    where, params = where_owned("s.owner_id = ?", owner_id, FILTERS, filters)
-    total, found = list_page(conn, SELECT, FROM, where, params, limit, offset, "s.id")
-    return total, [_dump(r) for r in found]
-
-
-def get(conn: sqlite3.Connection, owner_id: int, uuid: str) -> dict[str, Any]:
-    found = conn.execute(f"{SELECT} WHERE s.uuid = ? AND s.owner_id = ?", (uuid, owner_id))
-    r = found.fetchone()
-    if r is None:
-        raise NotFound()
-    return _dump(r)
+QUERY = OwnedQuery(
+    columns=(
+        "s.*, (SELECT json_group_array(t.uuid) FROM"
+        " (SELECT uuid FROM telescopes WHERE observing_site_id = s.id ORDER BY id) t)"
+        " AS telescope_uuids"
+    ),
+    from_="observing_sites s",
+    alias="s",
+    filters=FILTERS,
+    dump=_dump,
+)
+list_ = QUERY.list_
+get = QUERY.get
 
 
 def _columns(data: dict[str, Any], current: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -5,16 +5,10 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from ..exceptions import NotFound
 from . import derived
-from .common import insert_owned, list_page, reference, update_row, where_owned
+from .common import OwnedQuery, insert_owned, reference, update_row
 from .sqlite import transaction
 
-SELECT = (
-    "SELECT t.*, s.uuid AS site_uuid FROM telescopes t"
-    " LEFT JOIN observing_sites s ON s.id = t.observing_site_id"
-)
-FROM = "telescopes t LEFT JOIN observing_sites s ON s.id = t.observing_site_id"
 FILTERS = {"name": "t.name = ?", "alias": "t.alias = ?", "observing_site": "s.uuid = ?"}
 
 
@@ -29,17 +23,15 @@ def _dump(r: sqlite3.Row) -> dict[str, Any]:
     }
 
 
-def list_(conn: sqlite3.Connection, owner_id: int, filters: dict, limit: int, offset: int):
-    where, params = where_owned("t.owner_id = ?", owner_id, FILTERS, filters)
-    total, found = list_page(conn, SELECT, FROM, where, params, limit, offset, "t.id")
-    return total, [_dump(r) for r in found]
-
-
-def get(conn: sqlite3.Connection, owner_id: int, uuid: str) -> dict[str, Any]:
-    r = conn.execute(f"{SELECT} WHERE t.uuid = ? AND t.owner_id = ?", (uuid, owner_id)).fetchone()
-    if r is None:
-        raise NotFound()
-    return _dump(r)
+QUERY = OwnedQuery(
+    columns="t.*, s.uuid AS site_uuid",
+    from_="telescopes t LEFT JOIN observing_sites s ON s.id = t.observing_site_id",
+    alias="t",
+    filters=FILTERS,
+    dump=_dump,
+)
+list_ = QUERY.list_
+get = QUERY.get
 
 
 def _columns(conn: sqlite3.Connection, owner_id: int, data: dict[str, Any]) -> dict[str, Any]:
