@@ -91,3 +91,13 @@ def test_no_sql_in_views():
 def test_the_checker_sees_flask():
     """The test above would catch a regression: db.py does reach Flask."""
     assert "flask" in _reach(PACKAGE / "db.py")
+
+
+def test_no_portal_name_can_shadow_a_route(app):
+    """Every first path segment the app routes is a word no organisation may take."""
+    from arcsec_flask.paths import RESERVED
+
+    for rule in app.url_map.iter_rules():
+        first = rule.rule.strip("/").split("/")[0]
+        if first and not first.startswith("<"):
+            assert first in RESERVED, rule.rule

@@ -7,6 +7,7 @@ import sqlite3
 from typing import Any
 
 from ..exceptions import Conflict, Invalid, NotFound
+from ..paths import RESERVED
 from . import accounts
 from .common import new_owner, now, row
 from .sqlite import transaction
@@ -14,28 +15,6 @@ from .sqlite import transaction
 ROLES = ("owner", "admin", "member", "visitor")
 RANK = {role: len(ROLES) - i for i, role in enumerate(ROLES)}  # owner highest
 SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
-# First path segments the app uses itself: a portal of that name would be shadowed.
-RESERVED = {
-    "auth",
-    "organisations",
-    "profiles",
-    "healthcheck",
-    "docs",
-    "openapi.json",
-    "static",
-    "observingsites",
-    "telescopes",
-    "datasets",
-    "datafiles",
-    "nightlogs",
-    "observations",
-    "calibrations",
-    "datapackages",
-    "members",
-    "api",
-    "admin",
-    "www",
-}
 
 
 def create(conn: sqlite3.Connection, subdomain: str, name: str, owner: str) -> dict[str, Any]:

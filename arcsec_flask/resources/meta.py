@@ -6,21 +6,11 @@ from flask import url_for
 from flask.views import MethodView
 
 from ..db import get_db
+from ..paths import RESOURCES
 from ..repo.sqlite import ping
 from .common import Blueprint
 
 blp = Blueprint("meta", __name__, description="The API root and health check.")
-
-# Every list route, in the order the root shows them.
-RESOURCES = (
-    "observingsites",
-    "telescopes",
-    "datasets",
-    "datafiles",
-    "nightlogs",
-    "observations",
-    "calibrations",
-)
 
 
 @blp.route("/")
