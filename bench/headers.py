@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 from astropy.io import fits  # noqa: E402
 
 from arcsec_flask.headers import read_header  # noqa: E402
-from tests.headers.factories import LIGHT_CARDS, fits_header  # noqa: E402
+from tests.headers.factories import fits_header, light_frame_cards  # noqa: E402
 
 MB = 1_000_000
 BLOCK = 2880
@@ -54,28 +54,14 @@ def header_cards(width: int, height: int) -> list[tuple]:
         ("BZERO", 0),
         ("BSCALE", 1),
     ]
-    cards += [(key, *(v if isinstance(v, tuple) else (v,))) for key, v in LIGHT_CARDS.items()]
+    cards += light_frame_cards()
     cards += [
-        ("XBINNING", 1, "Binning factor in width"),
-        ("YBINNING", 1, "Binning factor in height"),
         ("XPIXSZ", 3.76, "[um] Pixel X axis size"),
         ("YPIXSZ", 3.76, "[um] Pixel Y axis size"),
-        ("GAIN", 100, "Sensor gain"),
-        ("OFFSET", 50, "Sensor gain offset"),
-        ("CCD-TEMP", -10.1, "[degC] CCD temperature"),
-        ("SET-TEMP", -10.0, "[degC] CCD temperature setpoint"),
-        ("FOCALLEN", 1624.0, "[mm] Focal length"),
         ("FOCRATIO", 8.0, "Focal ratio"),
-        ("RA", 10.684708, "[deg] RA of telescope"),
-        ("DEC", 41.26875, "[deg] Declination of telescope"),
-        ("OBJCTRA", "00 42 44", "[H M S] RA of imaged object"),
-        ("OBJCTDEC", "+41 16 07", "[D M S] Declination of imaged object"),
-        ("SITELAT", "43 55 54", "[deg] Observation site latitude"),
-        ("SITELONG", "5 42 48", "[deg] Observation site longitude"),
         ("SITEELEV", 650.0, "[m] Observation site elevation"),
         ("DATE-LOC", "2024-03-01T22:00:00.000", "Time of observation (local)"),
         ("AIRMASS", 1.0612, "Airmass at frame start"),
-        ("SWCREATE", "N.I.N.A. 3.0.0.2017", "Software that created this file"),
         ("HIERARCH ESO DPR CATG", "SCIENCE", "Observation category"),
         ("HIERARCH ESO DPR TYPE", "OBJECT", "Observation type"),
     ]

@@ -35,7 +35,7 @@ from arcsec_flask import ingest  # noqa: E402
 from arcsec_flask.db import connect, transaction  # noqa: E402
 from arcsec_flask.headers import read_header  # noqa: E402
 from arcsec_flask.repo import datafiles  # noqa: E402
-from tests.headers.factories import LIGHT_CARDS, write_fits  # noqa: E402
+from tests.headers.factories import light_frame_cards, write_fits  # noqa: E402
 from tests.servers import start_gunicorn  # noqa: E402
 
 FILES = 5000
@@ -49,25 +49,7 @@ TARGET_RATIO = 40.0
 
 def header_json(folder: Path) -> tuple[str, list[tuple]]:
     """The stored JSON of a ~50-card light-frame header, as an upload stores it."""
-    cards: list[tuple] = [
-        (k, *(v if isinstance(v, tuple) else (v,))) for k, v in LIGHT_CARDS.items()
-    ]
-    cards += [
-        ("XBINNING", 1, "Binning factor in width"),
-        ("YBINNING", 1, "Binning factor in height"),
-        ("GAIN", 100, "Sensor gain"),
-        ("OFFSET", 50, "Sensor gain offset"),
-        ("CCD-TEMP", -10.1, "[degC] CCD temperature"),
-        ("SET-TEMP", -10.0, "[degC] CCD temperature setpoint"),
-        ("FOCALLEN", 1624.0, "[mm] Focal length"),
-        ("RA", 10.684708, "[deg] RA of telescope"),
-        ("DEC", 41.26875, "[deg] Declination of telescope"),
-        ("OBJCTRA", "00 42 44", "[H M S] RA of imaged object"),
-        ("OBJCTDEC", "+41 16 07", "[D M S] Declination of imaged object"),
-        ("SITELAT", "43 55 54", "[deg] Observation site latitude"),
-        ("SITELONG", "5 42 48", "[deg] Observation site longitude"),
-        ("SWCREATE", "N.I.N.A. 3.0.0.2017", "Software that created this file"),
-    ]
+    cards = light_frame_cards()
     cards += [(f"FOCUS{i:02d}", 10_000 + i, "focuser position") for i in range(20)]
     cards += [("HISTORY", f"step {i}: calibrated") for i in range(5)]
     path = write_fits(folder / "header.fits", cards)
@@ -146,7 +128,7 @@ def main() -> int:
     server = None
     try:
         server = start_gunicorn(folder / "data", workers=2)
-        keys = json.loads(server.admin("users", "create", "bench", "--json"))
+        keys = server.new_user("bench")
         api = {KEY_HEADER: f"Key {keys['api_key']}"}
         client = httpx.Client(timeout=60)
         url = server.url

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
 import shutil
 import statistics
@@ -37,7 +36,7 @@ import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 
-from tests.headers.factories import LIGHT_CARDS, fits_header, write_fits  # noqa: E402
+from tests.headers.factories import LIGHT_CARDS, fits_header, light_frame_cards, write_fits  # noqa: E402
 from tests.servers import start_gunicorn  # noqa: E402
 
 MB = 1_000_000
@@ -68,7 +67,7 @@ def make_fits(path: Path) -> None:
         ("NAXIS", 2),
         ("NAXIS1", width),
         ("NAXIS2", height),
-        *[(k, *(v if isinstance(v, tuple) else (v,))) for k, v in LIGHT_CARDS.items()],
+        *light_frame_cards(),
     ]
     header = fits_header(cards).tostring().encode("ascii")
     rng = np.random.default_rng(8)
@@ -150,7 +149,7 @@ def main() -> int:
     server = None
     try:
         server = start_gunicorn(folder / "data", workers=2)
-        keys = json.loads(server.admin("users", "create", "bench", "--json"))
+        keys = server.new_user("bench")
         key = keys["upload_key"]
         auth = {KEY_HEADER: f"Key {key}"}
         client = httpx.Client(timeout=300)

@@ -16,9 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
-
-from tests.servers import ROOT, free_port
+from tests.servers import ROOT, free_port, wait_healthy
 
 EXAMPLE = ROOT / "deploy" / "nginx.conf.example"
 
@@ -135,14 +133,7 @@ def start_nginx(
     root_url = f"http://127.0.0.1:{port}/"
     nginx = Nginx(f"http://127.0.0.1:{port}{prefix}/", root_url, process, tmp_dir)
     deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"nginx exited:\n{out.read_text()}\n{nginx.error_log()}")
-        try:
-            if httpx.get(nginx.url + "healthcheck/", timeout=2).status_code == 200:
-                return nginx
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.05)
+    if wait_healthy(nginx.url, process, deadline, lambda: out.read_text() + nginx.error_log()):
+        return nginx
     nginx.stop()
     raise RuntimeError(f"nginx did not answer in 15 s:\n{nginx.error_log()}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -42,6 +43,10 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+
+    def new_user(self, username: str) -> dict[str, str]:
+        """A new account: {"username", "api_key", "upload_key"}, from the real CLI."""
+        return json.loads(self.admin("users", "create", username, "--json"))
 
     def admin(self, *args: str) -> str:
         """Run an `arcsec-flask` command against this server's data folder."""
@@ -101,17 +106,25 @@ def start_gunicorn(data_dir: Path, workers: int = 2, extra_env: dict | None = No
         process.kill()
         raise RuntimeError(f"gunicorn did not listen in 30 s:\n{log.read_text()}")
     server = Server(f"http://127.0.0.1:{int(found[1])}/", process, data_dir, log, env)
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"gunicorn exited:\n{log.read_text()}")
-        try:
-            if httpx.get(server.url + "healthcheck/", timeout=2).status_code == 200:
-                return server
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
+    if wait_healthy(server.url, process, deadline, log.read_text):
+        return server
     server.stop()
     raise RuntimeError(f"gunicorn did not answer in 30 s:\n{log.read_text()}")
+
+
+def wait_healthy(url: str, process: subprocess.Popen, deadline: float, output) -> bool:
+    """Poll `url`healthcheck/ until it answers 200 (True) or `deadline` passes (False).
+    A process that exits meanwhile is an error showing `output()`."""
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{Path(process.args[0]).name} exited:\n{output()}")
+        try:
+            if httpx.get(url + "healthcheck/", timeout=2).status_code == 200:
+                return True
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    return False
 
 
 def install_client() -> Path:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 
 import httpx
@@ -23,7 +22,7 @@ def server(tmp_path):
 
 
 def _user(server, name: str) -> dict:
-    return json.loads(server.admin("users", "create", name, "--json"))
+    return server.new_user(name)
 
 
 def _create(server, keys: dict, path: str, body: dict) -> dict:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 pytestmark = pytest.mark.client
@@ -20,7 +18,7 @@ def pointed(arcsecond, live_server):
 
 @pytest.fixture
 def keys(live_server):
-    return json.loads(live_server.admin("users", "create", "ursula", "--json"))
+    return live_server.new_user("ursula")
 
 
 @pytest.mark.parametrize("kind, key_name", [("upload", "upload_key"), ("access", "api_key")])

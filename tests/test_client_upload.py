@@ -3,7 +3,6 @@ written in the header styles of many acquisition programs (FORMATS.md)."""
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from pathlib import Path
@@ -239,7 +238,7 @@ def server(tmp_path):
 
 
 def test_upload_a_nights_folder(server, arcsecond, tmp_path):
-    keys = json.loads(server.admin("users", "create", "obs", "--json"))
+    keys = server.new_user("obs")
     api = {HEADER: f"Key {keys['api_key']}"}
     site = httpx.post(
         server.url + "observingsites/",
@@ -336,9 +335,9 @@ def test_upload_a_nights_folder(server, arcsecond, tmp_path):
 
 
 def test_upload_into_a_portal(server, arcsecond, tmp_path):
-    owner = json.loads(server.admin("users", "create", "olga", "--json"))
-    member = json.loads(server.admin("users", "create", "mike", "--json"))
-    visitor = json.loads(server.admin("users", "create", "vera", "--json"))
+    owner = server.new_user("olga")
+    member = server.new_user("mike")
+    visitor = server.new_user("vera")
     server.admin("orgs", "create", "obs", "--name", "Observatory", "--owner", "olga")
     server.admin("orgs", "add-member", "obs", "mike", "--role", "member")
     server.admin("orgs", "add-member", "obs", "vera", "--role", "visitor")

@@ -7,7 +7,6 @@ with X-Accel-Redirect (Range included), and the internal location closed from ou
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import pwd
 import shutil
@@ -42,7 +41,7 @@ class Stack:
         return self.app.data_dir / "files"
 
     def user(self, username: str) -> dict:
-        return json.loads(self.app.admin("users", "create", username, "--json"))
+        return self.app.new_user(username)
 
 
 def _run_stack(tmp: Path, user: str | None = None):

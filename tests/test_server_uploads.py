@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import socket
 import threading
 import time
@@ -25,7 +24,7 @@ HEADER = "X-Arcsecond-API-Authorization"
 @pytest.fixture
 def server(tmp_path):
     server = start_gunicorn(tmp_path / "live", workers=2)
-    keys = json.loads(server.admin("users", "create", "uma", "--json"))
+    keys = server.new_user("uma")
     server.api = {HEADER: f"Key {keys['api_key']}"}
     server.upload = {HEADER: f"Key {keys['upload_key']}"}
     yield server
@@ -158,7 +157,7 @@ def test_large_upload_keeps_server_memory_flat(server, tmp_path, size_mb):
 def test_concurrent_uploads_into_one_new_night(tmp_path):
     server = start_gunicorn(tmp_path / "live", workers=4)
     try:
-        keys = json.loads(server.admin("users", "create", "uma", "--json"))
+        keys = server.new_user("uma")
         api = {HEADER: f"Key {keys['api_key']}"}
         site = httpx.post(
             server.url + "observingsites/",
@@ -240,7 +239,7 @@ def test_a_slow_upload_does_not_hold_up_the_api(tmp_path):
     """One worker: while an upload trickles in, other requests are still answered."""
     server = start_gunicorn(tmp_path / "live", workers=1)
     try:
-        keys = json.loads(server.admin("users", "create", "uma", "--json"))
+        keys = server.new_user("uma")
         api = {HEADER: f"Key {keys['api_key']}"}
         dataset = httpx.post(server.url + "datasets/", json={"name": "d"}, headers=api).json()
         host, port = server.url.split("//")[1].rstrip("/").split(":")

@@ -30,6 +30,31 @@ LIGHT_CARDS: dict[str, Any] = {
     "TELESCOP": "RC8",
     "INSTRUME": "ZWO ASI2600MM Pro",
 }
+# The rest of what an amateur acquisition program (here N.I.N.A.) writes for a light frame.
+ACQUISITION_CARDS: list[tuple[str, Any, str]] = [
+    ("XBINNING", 1, "Binning factor in width"),
+    ("YBINNING", 1, "Binning factor in height"),
+    ("GAIN", 100, "Sensor gain"),
+    ("OFFSET", 50, "Sensor gain offset"),
+    ("CCD-TEMP", -10.1, "[degC] CCD temperature"),
+    ("SET-TEMP", -10.0, "[degC] CCD temperature setpoint"),
+    ("FOCALLEN", 1624.0, "[mm] Focal length"),
+    ("RA", 10.684708, "[deg] RA of telescope"),
+    ("DEC", 41.26875, "[deg] Declination of telescope"),
+    ("OBJCTRA", "00 42 44", "[H M S] RA of imaged object"),
+    ("OBJCTDEC", "+41 16 07", "[D M S] Declination of imaged object"),
+    ("SITELAT", "43 55 54", "[deg] Observation site latitude"),
+    ("SITELONG", "5 42 48", "[deg] Observation site longitude"),
+    ("SWCREATE", "N.I.N.A. 3.0.0.2017", "Software that created this file"),
+]
+
+
+def light_frame_cards() -> list[tuple]:
+    """LIGHT_CARDS then ACQUISITION_CARDS, as (key, value[, comment]) tuples in file order."""
+    light = [(k, *(v if isinstance(v, tuple) else (v,))) for k, v in LIGHT_CARDS.items()]
+    return light + ACQUISITION_CARDS
+
+
 FitsCompression = Literal["gzip", "bzip2", "zip", "fz"] | None
 
 
