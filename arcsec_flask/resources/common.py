@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import flask_smorest
-from flask import current_app, g, request
+from flask import current_app, request
 from marshmallow import RAISE, Schema, fields, validate
 from webargs.flaskparser import FlaskParser
 
@@ -85,10 +85,6 @@ def uuid_or_404(value: str) -> str:
     if canonical is None:
         raise NotFound()
     return canonical
-
-
-def owner_id() -> int:
-    return g.owner_id
 
 
 def register(api: flask_smorest.Api, blp: Blueprint, path: str, portal: bool = True) -> None:
