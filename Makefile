@@ -45,7 +45,7 @@ format: venv
 	$(BIN)/ruff check --fix .
 
 bench: venv
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	@for script in bench/*.py; do name=$$(basename $$script .py); echo "== bench.$$name"; $(BIN)/python -m bench.$$name || exit 1; done
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info

@@ -26,14 +26,13 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+from astropy.io import fits
+
+from arcsec_flask.headers import read_header
+from tests.support.factories import fits_header, light_frame_cards
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import numpy as np  # noqa: E402
-from astropy.io import fits  # noqa: E402
-
-from arcsec_flask.headers import read_header  # noqa: E402
-from tests.headers.factories import fits_header, light_frame_cards  # noqa: E402
 
 MB = 1_000_000
 BLOCK = 2880

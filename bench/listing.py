@@ -26,17 +26,16 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import httpx
+
+from arcsec_flask import ingest
+from arcsec_flask.db import connect, transaction
+from arcsec_flask.headers import read_header
+from arcsec_flask.repo import datafiles
+from tests.support.factories import light_frame_cards, write_fits
+from tests.support.servers import start_gunicorn
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import httpx  # noqa: E402
-
-from arcsec_flask import ingest  # noqa: E402
-from arcsec_flask.db import connect, transaction  # noqa: E402
-from arcsec_flask.headers import read_header  # noqa: E402
-from arcsec_flask.repo import datafiles  # noqa: E402
-from tests.headers.factories import light_frame_cards, write_fits  # noqa: E402
-from tests.servers import start_gunicorn  # noqa: E402
 
 FILES = 5000
 PAGE = 1000

@@ -29,15 +29,14 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
+import numpy as np
+import psutil
+
+from tests.support.factories import LIGHT_CARDS, fits_header, light_frame_cards, write_fits
+from tests.support.servers import start_gunicorn
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-import httpx  # noqa: E402
-import numpy as np  # noqa: E402
-import psutil  # noqa: E402
-
-from tests.headers.factories import LIGHT_CARDS, fits_header, light_frame_cards, write_fits  # noqa: E402
-from tests.servers import start_gunicorn  # noqa: E402
 
 MB = 1_000_000
 SIZE = 200 * MB

@@ -79,7 +79,7 @@ def make_org(db):
 
 @pytest.fixture
 def live_server(tmp_path):
-    from tests.servers import start_gunicorn
+    from tests.support.servers import start_gunicorn
 
     server = start_gunicorn(tmp_path / "live")
     yield server
@@ -88,7 +88,7 @@ def live_server(tmp_path):
 
 @pytest.fixture(scope="session")
 def arcsecond_exe():
-    from tests.servers import install_client
+    from tests.support.servers import install_client
 
     return install_client()
 
@@ -96,7 +96,7 @@ def arcsecond_exe():
 @pytest.fixture
 def arcsecond(arcsecond_exe, tmp_path):
     """The real client, pointed at nothing yet, with a private HOME."""
-    from tests.servers import Client
+    from tests.support.servers import Client
 
     home = tmp_path / "home"
     home.mkdir()

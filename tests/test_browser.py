@@ -25,7 +25,7 @@ import httpx
 import pytest
 from werkzeug.security import generate_password_hash
 
-from tests.servers import start_gunicorn
+from tests.support.servers import start_gunicorn
 
 CHROMIUM = shutil.which("chromium")
 PASSWORD = "correct horse battery staple"

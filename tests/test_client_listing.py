@@ -7,7 +7,7 @@ import re
 import httpx
 import pytest
 
-from tests.servers import start_gunicorn
+from tests.support.servers import start_gunicorn
 
 pytestmark = pytest.mark.client
 HEADER = "X-Arcsecond-API-Authorization"
@@ -44,7 +44,7 @@ def _uuids(output: str) -> list[str]:
 
 
 def test_listing_every_page_personal_and_portal(server, arcsecond, tmp_path):
-    from tests.servers import Client
+    from tests.support.servers import Client
 
     owner, visitor, stranger = (_user(server, n) for n in ("olga", "vic", "stan"))
     server.admin("orgs", "create", "obs", "--name", "Observatory", "--owner", "olga")

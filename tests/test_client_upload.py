@@ -10,8 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.headers.factories import write_fits, write_xisf
-from tests.servers import start_gunicorn
+from tests.support.factories import write_fits, write_xisf
+from tests.support.servers import start_gunicorn
 
 pytestmark = pytest.mark.client
 HEADER = "X-Arcsecond-API-Authorization"

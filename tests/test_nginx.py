@@ -19,9 +19,9 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from tests.headers.factories import write_fits
-from tests.nginx import SKIP_REASON, Nginx, nginx_binary, start_nginx
-from tests.servers import Server, start_gunicorn
+from tests.support.factories import write_fits
+from tests.support.nginx import SKIP_REASON, Nginx, nginx_binary, start_nginx
+from tests.support.servers import Server, start_gunicorn
 
 pytestmark = [pytest.mark.nginx, pytest.mark.skipif(nginx_binary() is None, reason=SKIP_REASON)]
 

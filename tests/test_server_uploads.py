@@ -15,8 +15,8 @@ import psutil
 import pytest
 from astropy.io import fits
 
-from tests.headers.factories import write_fits
-from tests.servers import start_gunicorn
+from tests.support.factories import write_fits
+from tests.support.servers import start_gunicorn
 
 HEADER = "X-Arcsecond-API-Authorization"
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from .factories import LIGHT_CARDS, write_fits, write_xisf
+from tests.support.factories import LIGHT_CARDS, write_fits, write_xisf
 
 
 @pytest.fixture

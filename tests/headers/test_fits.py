@@ -5,8 +5,7 @@ import pytest
 from astropy.io import fits
 
 from arcsec_flask.headers import Card, Frame, HeaderError, read_header
-
-from .factories import LIGHT_CARDS, patch_card, write_fits
+from tests.support.factories import LIGHT_CARDS, patch_card, write_fits
 
 
 def card_map(info):

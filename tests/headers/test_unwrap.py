@@ -6,8 +6,7 @@ import zipfile
 import pytest
 
 from arcsec_flask.headers import HeaderError, read_header
-
-from .factories import LIGHT_CARDS, write_xisf
+from tests.support.factories import LIGHT_CARDS, write_xisf
 
 BLANK_CARD = b" " * 80
 SIMPLE_CARD = b"SIMPLE  =                    T".ljust(80)

@@ -5,8 +5,7 @@ import pytest
 
 from arcsec_flask.headers import Card, Frame, HeaderError, read_header
 from arcsec_flask.headers.xisf import fits_value
-
-from .factories import xisf_bytes
+from tests.support.factories import xisf_bytes
 
 NS = 'xmlns="http://www.pixinsight.com/xisf"'
 

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from tests.headers.factories import write_fits, write_xisf
+from tests.support.factories import write_fits, write_xisf
 
 LIGHT = {"IMAGETYP": "LIGHT", "OBJECT": "M31", "DATE-OBS": "2024-03-01T21:00:00"}
 

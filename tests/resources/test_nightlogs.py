@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from tests.headers.factories import write_fits
+from tests.support.factories import write_fits
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 CLIENT_VERSION = "4.5.0"
 CLIENT_VENV = ROOT / ".cache" / f"arcsecond-{CLIENT_VERSION}"

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from tests.servers import ROOT, free_port, wait_healthy
+from tests.support.servers import ROOT, free_port, wait_healthy
 
 EXAMPLE = ROOT / "deploy" / "nginx.conf.example"
 
