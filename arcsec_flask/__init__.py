@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, g
+from werkzeug.exceptions import NotFound
 from werkzeug.middleware.proxy_fix import ProxyFix
 from werkzeug.routing import RequestRedirect
 
@@ -17,11 +18,9 @@ __version__ = "0.1.0"
 
 class ArcsecFlask(Flask):
     def raise_routing_exception(self, request):  # noqa: ANN001
-        # A path without its trailing slash is a 404, not a redirect (API.md §1).
+        # A path without its trailing slash is a 404, not a redirect (docs/API.md §1).
         exc = request.routing_exception
         if isinstance(exc, RequestRedirect):
-            from werkzeug.exceptions import NotFound
-
             raise NotFound()
         super().raise_routing_exception(request)
 
@@ -56,10 +55,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     def pull_subdomain(_endpoint: str | None, values: dict | None) -> None:
         g.subdomain = values.pop("subdomain", None) if values else None
 
-    from . import auth, browse, cli, db, errors, resources, uploads
+    from . import browse, cli, resources
+    from .web import auth, db, errors, multipart
 
     db.init_app(app)
-    uploads.init_app(app)
+    multipart.init_app(app)
     resources.init_app(app)
     errors.init_app(app)
     auth.init_app(app)

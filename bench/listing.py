@@ -17,21 +17,20 @@ marshmallow dump per row, a URL per row, JSON and HTTP; SELECT * only copies row
 
 from __future__ import annotations
 
-import json
 import shutil
 import sqlite3
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
-from arcsec_flask import ingest
-from arcsec_flask.db import connect, transaction
-from arcsec_flask.headers import read_header
+from arcsec_flask.headers import HeaderInfo, read_header
 from arcsec_flask.repo import datafiles
+from arcsec_flask.repo.sqlite import connect, transaction
 from tests.support.factories import light_frame_cards, write_fits
 from tests.support.servers import start_gunicorn
 
@@ -46,17 +45,16 @@ KEY_HEADER = "X-Arcsecond-API-Authorization"
 TARGET_RATIO = 40.0
 
 
-def header_json(folder: Path) -> tuple[str, list[tuple]]:
-    """The stored JSON of a ~50-card light-frame header, as an upload stores it."""
+def light_header(folder: Path) -> HeaderInfo:
+    """A ~50-card light-frame header, as an upload reads it."""
     cards = light_frame_cards()
     cards += [(f"FOCUS{i:02d}", 10_000 + i, "focuser position") for i in range(20)]
     cards += [("HISTORY", f"step {i}: calibrated") for i in range(5)]
     path = write_fits(folder / "header.fits", cards)
-    info = read_header(path, path.name)
-    return json.dumps([ingest._card(card) for card in info.cards]), info.cards
+    return read_header(path, path.name)
 
 
-def insert_rows(database: str, dataset_uuid: str, header: str) -> float:
+def insert_rows(database: str, dataset_uuid: str, header: HeaderInfo) -> float:
     conn = connect(database)
     try:
         found = conn.execute(
@@ -69,23 +67,12 @@ def insert_rows(database: str, dataset_uuid: str, header: str) -> float:
             for i in range(FILES):
                 night, frame = divmod(i, FILES // NIGHTS)
                 taken = first_night + timedelta(days=night, minutes=3 * frame)
-                row = {
-                    "name": f"light_{i:05d}.fits",
-                    "storage_path": f"{dataset_uuid}/{i:032x}",
-                    "size": 62_611_200,
-                    "checksum": f"{i:064x}",
-                    "content_type": "image/fits",
-                    "is_raw": 1,
-                    "tags": json.dumps(["lrgb", f"night{night}"]),
-                    "format": "fits",
-                    "compression": None,
-                    "header": header,
-                    "date_obs": taken.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
-                    "frame_kind": "observation",
-                    "calibration_type": None,
-                    "target_name": TARGETS[frame % len(TARGETS)],
-                }
-                datafiles.insert(conn, found["owner_id"], dataset, row)
+                stored = datafiles.StoredFile(
+                    f"light_{i:05d}.fits", f"{dataset_uuid}/{i:032x}", 62_611_200, f"{i:064x}"
+                )
+                info = replace(header, date_obs=taken, target_name=TARGETS[frame % len(TARGETS)])
+                fields = {"is_raw": True, "tags": ["lrgb", f"night{night}"]}
+                datafiles.create(conn, found["owner_id"], dataset, stored, info, fields)
         return time.perf_counter() - start
     finally:
         conn.close()
@@ -140,7 +127,7 @@ def main() -> int:
         dataset = client.post(
             url + "datasets/", json={"name": "March", "telescope": scope["uuid"]}, headers=api
         ).json()["uuid"]
-        header, cards = header_json(folder)
+        header = light_header(folder)
         database = str(folder / "data" / "arcsec.sqlite3")
         insert_seconds = insert_rows(database, dataset, header)
 
@@ -163,10 +150,7 @@ def main() -> int:
 
     http, sql = min(http_runs), min(sql_runs)
     pages = FILES // PAGE
-    print(
-        f"{FILES} rows ({len(cards)}-card headers, {len(header):,} bytes of JSON each)"
-        f" inserted in {insert_seconds:.1f} s"
-    )
+    print(f"{FILES} rows ({len(header.cards)}-card headers) inserted in {insert_seconds:.1f} s")
     print(f"{'fetch':<36} {'ms/page':>8} {'rows/s':>9}")
     print(f"{'GET /datafiles/?page_size=1000':<36} {http / pages * 1000:8.1f} {FILES / http:9.0f}")
     print(f"{'SELECT * ... LIMIT 1000 OFFSET ?':<36} {sql / pages * 1000:8.1f} {FILES / sql:9.0f}")

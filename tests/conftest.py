@@ -7,8 +7,8 @@ from dataclasses import dataclass
 import pytest
 
 from arcsec_flask import create_app
-from arcsec_flask.db import connect
 from arcsec_flask.repo import accounts, organisations
+from arcsec_flask.repo.sqlite import connect
 
 HEADER = "X-Arcsecond-API-Authorization"
 

@@ -7,7 +7,8 @@ import re
 import pytest
 from werkzeug.security import generate_password_hash
 
-from arcsec_flask.browse import BAD_LOGIN, EXPIRED_FORM, render_json_with_links
+from arcsec_flask.browse.login import BAD_LOGIN, EXPIRED_FORM
+from arcsec_flask.browse.pages import render_json_with_links
 
 BROWSER = {
     "Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,"
@@ -344,9 +345,8 @@ def test_password_guessing_is_throttled(app, client, carol):
 
 
 def test_throttle_window_and_reset():
-    from arcsec_flask.db import connect
     from arcsec_flask.repo import logins
-    from arcsec_flask.repo.sqlite import init_schema
+    from arcsec_flask.repo.sqlite import connect, init_schema
 
     conn = connect(":memory:")
     init_schema(conn)

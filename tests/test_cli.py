@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from arcsec_flask.keys import hash_key
+from arcsec_flask.domain.keys import hash_key
 from arcsec_flask.repo import accounts, organisations
 
 
@@ -179,7 +179,7 @@ def test_storage_check_finds_and_sweeps_crash_leftovers(app, runner, client, ali
     os.utime(old_part.path, (time.time() - 2 * 86400,) * 2)
     fresh_part = StreamingFile(files_dir)
     # A row whose file vanished (a disk fault, a hand-deleted file).
-    from arcsec_flask.db import connect
+    from arcsec_flask.repo.sqlite import connect
 
     conn = connect(app.config["DATABASE"])
     lost = conn.execute(

@@ -6,9 +6,10 @@ import re
 import sqlite3
 from typing import Any
 
-from ..exceptions import Conflict, Invalid, NotFound
-from ..keys import hash_key, new_key
-from .common import new_owner, now, row, rows
+from ..domain.errors import Conflict, Invalid, NotFound
+from ..domain.ids import now
+from ..domain.keys import hash_key, new_key
+from .rows import all_of, new_owner, one
 from .sqlite import transaction
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,149}$")
@@ -61,18 +62,18 @@ def _issue_keys(conn: sqlite3.Connection, account_id: int) -> dict[str, str]:
 
 
 def get(conn: sqlite3.Connection, account_id: int) -> dict[str, Any] | None:
-    return row(conn.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)).fetchone())
+    return one(conn.execute("SELECT * FROM accounts WHERE id = ?", (account_id,)).fetchone())
 
 
 def get_by_username(conn: sqlite3.Connection, username: str) -> dict[str, Any] | None:
-    return row(conn.execute("SELECT * FROM accounts WHERE username = ?", (username,)).fetchone())
+    return one(conn.execute("SELECT * FROM accounts WHERE username = ?", (username,)).fetchone())
 
 
 def get_by_login(conn: sqlite3.Connection, login: str) -> dict[str, Any] | None:
     """An account by username, or by email (the CLI allows either)."""
     account = get_by_username(conn, login)
     if account is None and "@" in login:
-        account = row(
+        account = one(
             conn.execute(
                 "SELECT * FROM accounts WHERE email = ? COLLATE NOCASE AND email != ''", (login,)
             ).fetchone()
@@ -82,7 +83,7 @@ def get_by_login(conn: sqlite3.Connection, login: str) -> dict[str, Any] | None:
 
 def find_by_key(conn: sqlite3.Connection, key: str) -> dict[str, Any] | None:
     """The account a key belongs to, with `scope` ('api' or 'upload'), or None."""
-    return row(
+    return one(
         conn.execute(
             "SELECT accounts.*, api_keys.scope FROM api_keys"
             " JOIN accounts ON accounts.id = api_keys.account_id WHERE api_keys.key_hash = ?",
@@ -92,7 +93,7 @@ def find_by_key(conn: sqlite3.Connection, key: str) -> dict[str, Any] | None:
 
 
 def list_all(conn: sqlite3.Connection) -> list[dict[str, Any]]:
-    return rows(conn.execute("SELECT * FROM accounts ORDER BY id"))
+    return all_of(conn.execute("SELECT * FROM accounts ORDER BY id"))
 
 
 def count(conn: sqlite3.Connection) -> int:

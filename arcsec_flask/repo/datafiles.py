@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import json
+import math
+import mimetypes
 import sqlite3
+from dataclasses import dataclass
 from typing import Any
 
-from ..exceptions import Conflict, NotFound
-from . import derived
-from .common import OwnedQuery, insert_row, now, update_row
+from ..domain.errors import Conflict, NotFound
+from ..domain.ids import iso_utc, now
+from ..headers import Card, HeaderInfo
+from . import night_grouping
+from .queries import OwnedQuery
+from .rows import insert_row, update_row
 from .sqlite import transaction
 
 FILTERS = {
@@ -20,6 +26,23 @@ FILTERS = {
     "is_raw": "f.is_raw = ?",
 }
 DUPLICATE = "A file named '{name}' already exists in dataset {dataset}."
+CONTENT_TYPES = {
+    ("fits", None): "image/fits",
+    ("xisf", None): "application/xisf",
+    (None, "gzip"): "application/gzip",
+    (None, "bzip2"): "application/x-bzip2",
+    (None, "zip"): "application/zip",
+}
+
+
+@dataclass(frozen=True)
+class StoredFile:
+    """A file placed in storage, as its row records it."""
+
+    name: str
+    storage_path: str
+    size: int
+    checksum: str
 
 
 def _dump(r: sqlite3.Row) -> dict[str, Any]:
@@ -77,26 +100,73 @@ def header(conn: sqlite3.Connection, owner_id: int, file_id: int) -> list[dict[s
     return json.loads(r["header"])
 
 
-def name_taken(conn: sqlite3.Connection, dataset_id: int, name: str) -> bool:
+def check_name_free(conn: sqlite3.Connection, dataset: dict[str, Any], name: str) -> None:
+    """Conflict when the dataset already holds a file of that name (checked early, before
+    any header is read; insert checks again, atomically)."""
     found = conn.execute(
-        "SELECT 1 FROM datafiles WHERE dataset_id = ? AND name = ?", (dataset_id, name)
+        "SELECT 1 FROM datafiles WHERE dataset_id = ? AND name = ?", (dataset["id"], name)
     ).fetchone()
-    return found is not None
+    if found is not None:
+        raise Conflict(DUPLICATE.format(name=name, dataset=dataset["uuid"]))
 
 
-def insert(conn: sqlite3.Connection, owner_id: int, dataset: dict[str, Any], row: dict) -> dict:
-    """Insert a file's row and derive its night log, observation or calibration, in one
-    transaction. The same name in the same dataset is a Conflict, whoever came first."""
-    columns = {**row, "dataset_id": dataset["id"], "creation_date": now()}
+def create(
+    conn: sqlite3.Connection,
+    owner_id: int,
+    dataset: dict[str, Any],
+    stored: StoredFile,
+    info: HeaderInfo,
+    fields: dict[str, Any],
+) -> dict[str, Any]:
+    """Insert a stored file's row with what its header says, and derive its night log,
+    observation or calibration, in one transaction. The same name in the same dataset is a
+    Conflict, whoever came first."""
+    row = {
+        "dataset_id": dataset["id"],
+        "name": stored.name,
+        "storage_path": stored.storage_path,
+        "size": stored.size,
+        "checksum": stored.checksum,
+        "content_type": content_type_of(stored.name, info.format, info.compression),
+        "is_raw": int(fields.get("is_raw", True)),
+        "tags": _tags(fields.get("tags")),
+        "format": info.format,
+        "compression": info.compression,
+        "header": json.dumps([_card(card) for card in info.cards], allow_nan=False),
+        "date_obs": iso_utc(info.date_obs) if info.date_obs else None,
+        "frame_kind": info.frame.kind if info.frame else None,
+        "calibration_type": info.frame.calibration_type if info.frame else None,
+        "target_name": info.target_name,
+        "creation_date": now(),
+    }
     try:
         with transaction(conn):
-            file_id = insert_row(conn, "datafiles", columns)
-            derived.refresh_files(conn, [file_id], new=True)
+            file_id = insert_row(conn, "datafiles", row)
+            night_grouping.refresh_files(conn, [file_id], new=True)
     except sqlite3.IntegrityError as error:
         if "datafiles.dataset_id, datafiles.name" in str(error):
-            raise Conflict(DUPLICATE.format(name=row["name"], dataset=dataset["uuid"])) from error
+            raise Conflict(DUPLICATE.format(name=stored.name, dataset=dataset["uuid"])) from error
         raise
     return get(conn, owner_id, file_id)
+
+
+def content_type_of(name: str, file_format: str, compression: str | None) -> str:
+    if compression:
+        return CONTENT_TYPES[(None, compression)]
+    if file_format != "other":
+        return CONTENT_TYPES[(file_format, None)]
+    return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def _tags(tags: list[str] | None) -> str:
+    return json.dumps(list(dict.fromkeys(tags or [])))
+
+
+def _card(card: Card) -> dict[str, Any]:
+    value = card.value
+    if isinstance(value, float) and not math.isfinite(value):
+        value = str(value)  # JSON has no NaN or infinity
+    return {"key": card.key, "value": value, "comment": card.comment}
 
 
 def update(conn: sqlite3.Connection, owner_id: int, file_id: int, data: dict) -> dict[str, Any]:
@@ -104,7 +174,7 @@ def update(conn: sqlite3.Connection, owner_id: int, file_id: int, data: dict) ->
     if "is_raw" in data:
         columns["is_raw"] = int(data["is_raw"])
     if "tags" in data:
-        columns["tags"] = json.dumps(list(dict.fromkeys(data["tags"] or [])))
+        columns["tags"] = _tags(data["tags"])
     with transaction(conn):
         get(conn, owner_id, file_id)
         update_row(conn, "datafiles", file_id, columns)
@@ -116,7 +186,7 @@ def delete(conn: sqlite3.Connection, owner_id: int, file_id: int) -> str:
     with transaction(conn):
         found = get(conn, owner_id, file_id)
         conn.execute("DELETE FROM datafiles WHERE id = ?", (file_id,))
-        derived.prune(conn)
+        night_grouping.prune(conn)
     return found["storage_path"]
 
 

@@ -6,8 +6,9 @@ import json
 import sqlite3
 from typing import Any
 
-from . import derived
-from .common import OwnedQuery, insert_owned, reference, update_row
+from . import night_grouping
+from .queries import OwnedQuery
+from .rows import insert_owned, reference, update_row
 from .sqlite import transaction
 
 FILTERS = {
@@ -67,7 +68,7 @@ def update(conn: sqlite3.Connection, owner_id: int, uuid: str, data: dict) -> di
         columns = _columns(conn, owner_id, data)
         update_row(conn, "datasets", current["id"], columns)
         if "telescope_id" in columns:
-            derived.refresh_files(conn, derived.files_of_dataset(conn, current["id"]))
+            night_grouping.refresh_files(conn, night_grouping.files_of_dataset(conn, current["id"]))
     return get(conn, owner_id, uuid)
 
 
@@ -83,5 +84,12 @@ def delete(conn: sqlite3.Connection, owner_id: int, uuid: str) -> list[str]:
         ]
         conn.execute("DELETE FROM datafiles WHERE dataset_id = ?", (dataset["id"],))
         conn.execute("DELETE FROM datasets WHERE id = ?", (dataset["id"],))
-        derived.prune(conn)
+        night_grouping.prune(conn)
     return paths
+
+
+def writable(conn: sqlite3.Connection, owner_id: int, uuid: str) -> dict[str, Any]:
+    """The {"id", "uuid"} of an owner's dataset that files are filed into; a 400 naming the
+    `dataset` field for anything else."""
+    row_id = reference(conn, "datasets", owner_id, "dataset", uuid)
+    return {"id": row_id, "uuid": uuid}

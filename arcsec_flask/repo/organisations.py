@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
 from typing import Any
 
-from ..exceptions import Conflict, Invalid, NotFound
-from ..paths import RESERVED
+from ..domain.errors import Conflict, Invalid, NotFound
+from ..domain.ids import now
+from ..domain.names import check_subdomain
 from . import accounts
-from .common import new_owner, now, row
+from .rows import new_owner, one
 from .sqlite import transaction
 
 ROLES = ("owner", "admin", "member", "visitor")
 RANK = {role: len(ROLES) - i for i, role in enumerate(ROLES)}  # owner highest
-SUBDOMAIN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
 def create(conn: sqlite3.Connection, subdomain: str, name: str, owner: str) -> dict[str, Any]:
-    if not SUBDOMAIN.match(subdomain) or subdomain in RESERVED:
-        raise Invalid(
-            f"'{subdomain}' is not a valid subdomain: lower-case letters, digits and '-'"
-            " (not a reserved word).",
-            {"subdomain": ["Invalid subdomain."]},
-        )
+    check_subdomain(subdomain)
     if not name.strip():
         raise Invalid("An organisation needs a name.", {"name": ["This field is required."]})
     with transaction(conn):
@@ -67,7 +61,7 @@ def add_member(conn: sqlite3.Connection, subdomain: str, username: str, role: st
 
 
 def get(conn: sqlite3.Connection, subdomain: str) -> dict[str, Any] | None:
-    return row(
+    return one(
         conn.execute("SELECT * FROM organisations WHERE subdomain = ?", (subdomain,)).fetchone()
     )
 

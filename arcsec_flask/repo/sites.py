@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from typing import Any
 
-from .. import timezones
-from .common import OwnedQuery, insert_owned, update_row
+from ..domain import timezones
+from . import night_grouping
+from .queries import OwnedQuery
+from .rows import insert_owned, update_row
 from .sqlite import transaction
 
 FILTERS = {"name": "s.name = ?", "country": "s.country = ?", "time_zone": "s.time_zone = ?"}
 
 
 def _dump(r: sqlite3.Row) -> dict[str, Any]:
-    import json
-
     return {
         "id": r["id"],
         "uuid": r["uuid"],
@@ -66,28 +67,25 @@ def _columns(data: dict[str, Any], current: dict[str, Any] | None = None) -> dic
 
 
 def create(conn: sqlite3.Connection, owner_id: int, data: dict[str, Any]) -> dict[str, Any]:
+    columns = _columns(data)  # before the transaction: a zone lookup takes ~15 ms
     with transaction(conn):
-        uuid = insert_owned(conn, "observing_sites", owner_id, _columns(data))
+        uuid = insert_owned(conn, "observing_sites", owner_id, columns)
     return get(conn, owner_id, uuid)
 
 
 def update(conn: sqlite3.Connection, owner_id: int, uuid: str, data: dict) -> dict[str, Any]:
-    from . import derived
-
+    columns = _columns(data, get(conn, owner_id, uuid))  # the zone lookup outside the lock
     with transaction(conn):
         current = get(conn, owner_id, uuid)
-        columns = _columns(data, current)
         update_row(conn, "observing_sites", current["id"], columns)
         if columns.get("time_zone", current["time_zone"]) != current["time_zone"]:
-            derived.refresh_files(conn, derived.files_of_site(conn, current["id"]))
+            night_grouping.refresh_files(conn, night_grouping.files_of_site(conn, current["id"]))
     return get(conn, owner_id, uuid)
 
 
 def delete(conn: sqlite3.Connection, owner_id: int, uuid: str) -> None:
-    from . import derived
-
     with transaction(conn):
         site = get(conn, owner_id, uuid)
-        files = derived.files_of_site(conn, site["id"])
+        files = night_grouping.files_of_site(conn, site["id"])
         conn.execute("DELETE FROM observing_sites WHERE id = ?", (site["id"],))
-        derived.refresh_files(conn, files)
+        night_grouping.refresh_files(conn, files)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from . import derived
-from .common import OwnedQuery, insert_owned, reference, update_row
+from . import night_grouping
+from .queries import OwnedQuery
+from .rows import insert_owned, reference, update_row
 from .sqlite import transaction
 
 FILTERS = {"name": "t.name = ?", "alias": "t.alias = ?", "observing_site": "s.uuid = ?"}
@@ -55,13 +56,15 @@ def update(conn: sqlite3.Connection, owner_id: int, uuid: str, data: dict) -> di
         columns = _columns(conn, owner_id, data)
         update_row(conn, "telescopes", current["id"], columns)
         if "observing_site_id" in columns:
-            derived.refresh_files(conn, derived.files_of_telescope(conn, current["id"]))
+            night_grouping.refresh_files(
+                conn, night_grouping.files_of_telescope(conn, current["id"])
+            )
     return get(conn, owner_id, uuid)
 
 
 def delete(conn: sqlite3.Connection, owner_id: int, uuid: str) -> None:
     with transaction(conn):
         telescope = get(conn, owner_id, uuid)
-        files = derived.files_of_telescope(conn, telescope["id"])
+        files = night_grouping.files_of_telescope(conn, telescope["id"])
         conn.execute("DELETE FROM telescopes WHERE id = ?", (telescope["id"],))
-        derived.refresh_files(conn, files)
+        night_grouping.refresh_files(conn, files)

@@ -1,4 +1,4 @@
-"""The HTTP API: one flask-smorest blueprint per resource."""
+"""The HTTP API: one flask-smorest blueprint per resource, in both URL forms."""
 
 from __future__ import annotations
 
@@ -6,13 +6,28 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, send_from_directory
 from flask_smorest import Api
 
-from . import accounts, authkeys, datafiles, datasets, meta, nights, sites, telescopes
-from .common import register
+from . import (
+    authkeys,
+    calibrations,
+    datafiles,
+    datasets,
+    nightlogs,
+    observations,
+    organisations,
+    profiles,
+    root,
+    sites,
+    telescopes,
+)
+from .blueprint import register
 
 
-def schema_name(schema) -> str:  # noqa: ANN001 - a Schema class or instance
-    """OpenAPI component names: a partial (PATCH) schema gets its own name."""
+def schema_name(schema) -> str | None:  # noqa: ANN001 - a Schema class or instance
+    """OpenAPI component names: a partial (PATCH) schema gets its own name; a schema that
+    says `INLINE = True` (a multipart body) is written in place."""
     cls = schema if isinstance(schema, type) else type(schema)
+    if getattr(cls, "INLINE", False):
+        return None
     name = cls.__name__.removesuffix("Schema")
     return f"Patch{name}" if getattr(schema, "partial", False) is True else name
 
@@ -23,17 +38,17 @@ def init_app(app: Flask) -> Api:
     api.spec.components.security_scheme(
         "ApiKey", {"type": "apiKey", "in": "header", "name": "X-Arcsecond-API-Authorization"}
     )
-    api.register_blueprint(meta.blp, url_prefix="/")
+    api.register_blueprint(root.blp, url_prefix="/")
     api.register_blueprint(authkeys.blp, url_prefix="/auth/key")
-    register(api, accounts.organisations_blp, "organisations", portal=False)
-    register(api, accounts.profiles_blp, "profiles", portal=False)
+    register(api, organisations.blp, "organisations", portal=False)
+    register(api, profiles.blp, "profiles", portal=False)
     register(api, sites.blp, "observingsites")
     register(api, telescopes.blp, "telescopes")
     register(api, datasets.blp, "datasets")
     register(api, datafiles.blp, "datafiles")
-    register(api, nights.nightlogs_blp, "nightlogs")
-    register(api, nights.observations_blp, "observations")
-    register(api, nights.calibrations_blp, "calibrations")
+    register(api, nightlogs.blp, "nightlogs")
+    register(api, observations.blp, "observations")
+    register(api, calibrations.blp, "calibrations")
     _serve_docs_assets(app)
     return api
 

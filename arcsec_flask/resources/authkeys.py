@@ -1,14 +1,15 @@
-"""Key verification, as the arcsecond client's `login` uses it (API.md §3)."""
+"""Key verification, as the arcsecond client's `login` uses it (docs/API.md §3)."""
 
 from __future__ import annotations
 
 from flask.views import MethodView
 from marshmallow import fields
 
-from ..db import get_db
-from ..exceptions import NotAuthenticated, PermissionDenied
+from ..domain.errors import NotAuthenticated, PermissionDenied
 from ..repo import accounts, organisations
-from .common import Blueprint, StrictSchema
+from ..web.db import get_db
+from .blueprint import Blueprint
+from .schemas import StrictSchema
 
 blp = Blueprint("authkeys", __name__, description="Check an account's key.")
 

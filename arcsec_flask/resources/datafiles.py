@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from flask import current_app, g, request, send_file, url_for
 from flask.views import MethodView
+from flask_smorest.fields import Upload
 from marshmallow import fields
 
-from .. import ingest, storage
-from ..db import get_db
-from ..exceptions import Invalid, NotFound
+from .. import storage
+from ..domain.errors import NotFound
 from ..repo import datafiles
-from .common import Blueprint, ListArgs, StrictSchema, page_schema, paginate
-from .fields import Tags, UUIDString
+from ..services import uploads
+from ..web.db import get_db
+from .blueprint import Blueprint
+from .fields import CommaTags, Tags, UUIDString
+from .schemas import ListArgs, StrictSchema, page_schema
+from .views import OwnedCollection, OwnedItem
 
 blp = Blueprint("datafiles", __name__, description="Data files.")
 
@@ -41,16 +47,9 @@ class DataFileSchema(StrictSchema):
     creation_date = fields.String(dump_only=True)
 
 
-class CommaTags(fields.Field):
-    """Tags as one comma-separated string, or as the part repeated."""
+class UploadSchema(StrictSchema):
+    INLINE = True  # the multipart body, shown in place in the OpenAPI document
 
-    def _deserialize(self, value, attr, data, **kwargs):
-        values = value if isinstance(value, list) else [value]
-        tags = [t.strip() for v in values for t in str(v).split(",")]
-        return [t for t in tags if t]
-
-
-class UploadFormSchema(StrictSchema):
     dataset = UUIDString(required=True)
     is_raw = fields.Boolean(
         load_default=True,
@@ -58,6 +57,7 @@ class UploadFormSchema(StrictSchema):
         falsy={"false", "False", "FALSE", "0"},
     )
     tags = CommaTags(load_default=list)
+    file = Upload(required=True)
 
 
 class DataFileFilters(ListArgs):
@@ -75,50 +75,29 @@ class CardSchema(StrictSchema):
     comment = fields.String()
 
 
-def _file_id(value: str) -> int:
+def file_id_or_404(value: str) -> int:
+    """A path data file id; anything but a plain number is a 404 (docs/API.md §1)."""
     if not value.isascii() or not value.isdigit() or len(value) > 18:
         raise NotFound()
     return int(value)
 
 
-# The multipart body is parsed by hand (the file part streams to disk), so it is
-# described here for the OpenAPI document.
-UPLOAD_BODY = {
-    "required": True,
-    "content": {
-        "multipart/form-data": {
-            "schema": {
-                "type": "object",
-                "required": ["dataset", "file"],
-                "properties": {
-                    "dataset": {"type": "string", "format": "uuid"},
-                    "is_raw": {"type": "string", "enum": ["True", "False"], "default": "True"},
-                    "tags": {"type": "string", "description": "Comma-separated, or repeated."},
-                    "file": {"type": "string", "format": "binary"},
-                },
-            }
-        }
-    },
-}
-
-
 @blp.route("/")
-class DataFiles(MethodView):
+class DataFiles(OwnedCollection):
+    repo = datafiles
+
     @blp.arguments(DataFileFilters, location="query")
     @blp.response(200, page_schema(DataFileSchema))
     def get(self, args):
         """List data files."""
-        return paginate(args, lambda f, n, skip: datafiles.list_(get_db(), g.owner_id, f, n, skip))
+        return self.list_page(args)
 
-    @blp.doc(requestBody=UPLOAD_BODY)
+    @blp.arguments(UploadSchema, location="multipart")
     @blp.response(201, DataFileSchema)
-    def post(self):
+    def post(self, form):
         """Upload a file into a dataset (multipart: dataset, is_raw, tags, file)."""
-        form = UploadFormSchema().load(_form_fields())
-        upload = request.files.get("file")
-        if upload is None:
-            raise Invalid("No file was sent.", {"file": ["No file was submitted."]})
-        return ingest.create_from_upload(
+        upload = form.pop("file")
+        return uploads.file_upload(
             get_db(),
             current_app.config["FILES_DIR"],
             g.owner_id,
@@ -129,31 +108,28 @@ class DataFiles(MethodView):
         )
 
 
-def _form_fields() -> dict:
-    if not request.mimetype.startswith("multipart/form-data"):
-        raise Invalid("Send the file as multipart/form-data.", {"file": ["Not multipart."]})
-    form = request.form
-    return {key: (form.getlist(key) if key == "tags" else form[key]) for key in form}
-
-
 @blp.route("/<file_id>/")
-class DataFile(MethodView):
+class DataFile(OwnedItem):
+    repo = datafiles
+
+    def key(self, value: str) -> int:
+        return file_id_or_404(value)
+
     @blp.response(200, DataFileSchema)
     def get(self, file_id):
         """One data file."""
-        return datafiles.get(get_db(), g.owner_id, _file_id(file_id))
+        return self.retrieve(file_id)
 
     @blp.arguments(DataFileSchema(partial=True))
     @blp.response(200, DataFileSchema)
     def patch(self, data, file_id):
         """Change is_raw or tags."""
-        return datafiles.update(get_db(), g.owner_id, _file_id(file_id), data)
+        return self.update(file_id, data)
 
     @blp.response(204)
     def delete(self, file_id):
         """Delete the row, then the stored file; derived data follows."""
-        path = datafiles.delete(get_db(), g.owner_id, _file_id(file_id))
-        storage.remove(current_app.config["FILES_DIR"], [path])
+        storage.remove(current_app.config["FILES_DIR"], [self.destroy(file_id)])
 
 
 @blp.route("/<file_id>/header/")
@@ -161,7 +137,7 @@ class DataFileHeader(MethodView):
     @blp.response(200, CardSchema(many=True))
     def get(self, file_id):
         """The header cards, in file order, repeated cards kept."""
-        return datafiles.header(get_db(), g.owner_id, _file_id(file_id))
+        return datafiles.header(get_db(), g.owner_id, file_id_or_404(file_id))
 
 
 @blp.route("/<file_id>/file/")
@@ -169,7 +145,7 @@ class DataFileContent(MethodView):
     @blp.response(200)
     def get(self, file_id):
         """The stored bytes (HTTP Range supported)."""
-        found = datafiles.get(get_db(), g.owner_id, _file_id(file_id))
+        found = datafiles.get(get_db(), g.owner_id, file_id_or_404(file_id))
         return _send(found)
 
 
@@ -188,7 +164,5 @@ def _send(found: dict):
 
 
 def _disposition(name: str) -> str:
-    from urllib.parse import quote
-
     ascii_name = name.encode("ascii", "replace").decode().replace('"', "_").replace("?", "_")
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"

@@ -7,9 +7,12 @@ from marshmallow import fields, validate
 
 from .. import storage
 from ..repo import datasets
-from .common import ListArgs, StrictSchema
-from .crud import crud_blueprint
+from .blueprint import Blueprint
 from .fields import Tags, UUIDString, not_blank
+from .schemas import ListArgs, StrictSchema, page_schema
+from .views import OwnedCollection, OwnedItem
+
+blp = Blueprint("datasets", __name__, description="Datasets.")
 
 
 class DatasetSchema(StrictSchema):
@@ -28,10 +31,39 @@ class DatasetFilters(ListArgs):
     tags = fields.List(fields.String())
 
 
-def _remove_files(paths: list[str]) -> None:
-    storage.remove(current_app.config["FILES_DIR"], paths)
+@blp.route("/")
+class Datasets(OwnedCollection):
+    repo = datasets
+
+    @blp.arguments(DatasetFilters, location="query")
+    @blp.response(200, page_schema(DatasetSchema))
+    def get(self, args):
+        """List datasets."""
+        return self.list_page(args)
+
+    @blp.arguments(DatasetSchema)
+    @blp.response(201, DatasetSchema)
+    def post(self, data):
+        """Create a dataset."""
+        return self.create(data)
 
 
-blp = crud_blueprint(
-    "datasets", datasets, DatasetSchema, DatasetFilters, "datasets", after_delete=_remove_files
-)
+@blp.route("/<uuid>/")
+class Dataset(OwnedItem):
+    repo = datasets
+
+    @blp.response(200, DatasetSchema)
+    def get(self, uuid):
+        """One dataset."""
+        return self.retrieve(uuid)
+
+    @blp.arguments(DatasetSchema(partial=True))
+    @blp.response(200, DatasetSchema)
+    def patch(self, data, uuid):
+        """Change some fields of a dataset (night logs follow its telescope)."""
+        return self.update(uuid, data)
+
+    @blp.response(204)
+    def delete(self, uuid):
+        """Delete a dataset, its data files' rows, then their stored files."""
+        storage.remove(current_app.config["FILES_DIR"], self.destroy(uuid))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import ValidationError, fields
 
-from ..repo.common import canonical_uuid
+from ..domain.ids import canonical_uuid
 
 
 class UUIDString(fields.String):
@@ -26,3 +26,14 @@ def not_blank(value: str) -> None:
 class Tags(fields.List):
     def __init__(self, **kwargs):
         super().__init__(fields.String(validate=not_blank), **kwargs)
+
+
+class CommaTags(fields.Field):
+    """Tags as one comma-separated string, or as the part repeated."""
+
+    is_multiple = True  # webargs hands over every value of a repeated form part
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        values = value if isinstance(value, list) else [value]
+        tags = [t.strip() for v in values for t in str(v).split(",")]
+        return [t for t in tags if t]

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from marshmallow import fields, validate, validates
+from marshmallow import ValidationError, fields, validate, validates
 
-from .. import timezones
+from ..domain import timezones
 from ..repo import sites
-from .common import ListArgs, StrictSchema
-from .crud import crud_blueprint
+from .blueprint import Blueprint
 from .fields import not_blank
+from .schemas import ListArgs, StrictSchema, page_schema
+from .views import OwnedCollection, OwnedItem
+
+blp = Blueprint("observingsites", __name__, description="Observing sites.")
 
 
 class CoordinatesSchema(StrictSchema):
@@ -29,8 +32,6 @@ class ObservingSiteSchema(StrictSchema):
     @validates("time_zone")
     def _known_zone(self, value, **_kwargs):
         if value and not timezones.is_valid(value):
-            from marshmallow import ValidationError
-
             raise ValidationError(f"Unknown IANA time zone '{value}'.")
 
 
@@ -40,6 +41,39 @@ class ObservingSiteFilters(ListArgs):
     time_zone = fields.String()
 
 
-blp = crud_blueprint(
-    "observingsites", sites, ObservingSiteSchema, ObservingSiteFilters, "observing sites"
-)
+@blp.route("/")
+class ObservingSites(OwnedCollection):
+    repo = sites
+
+    @blp.arguments(ObservingSiteFilters, location="query")
+    @blp.response(200, page_schema(ObservingSiteSchema))
+    def get(self, args):
+        """List observing sites."""
+        return self.list_page(args)
+
+    @blp.arguments(ObservingSiteSchema)
+    @blp.response(201, ObservingSiteSchema)
+    def post(self, data):
+        """Create an observing site (its time zone derived from its coordinates if omitted)."""
+        return self.create(data)
+
+
+@blp.route("/<uuid>/")
+class ObservingSite(OwnedItem):
+    repo = sites
+
+    @blp.response(200, ObservingSiteSchema)
+    def get(self, uuid):
+        """One observing site."""
+        return self.retrieve(uuid)
+
+    @blp.arguments(ObservingSiteSchema(partial=True))
+    @blp.response(200, ObservingSiteSchema)
+    def patch(self, data, uuid):
+        """Change some fields of an observing site (night logs follow its time zone)."""
+        return self.update(uuid, data)
+
+    @blp.response(204)
+    def delete(self, uuid):
+        """Delete an observing site (its telescopes stay, without a site)."""
+        self.destroy(uuid)

@@ -120,7 +120,7 @@ def test_only_the_base_name_is_kept(upload, sent, stored, app):
     [("C:\\data\\night\\f.fits", "f.fits"), ("a/b\\c.fit", "c.fit"), (" m31.fits ", "m31.fits")],
 )
 def test_base_name(sent, stored):
-    from arcsec_flask.ingest import base_name
+    from arcsec_flask.domain.names import base_name
 
     assert base_name(sent) == stored
 

@@ -224,8 +224,8 @@ def test_portal_role_matrix(client, make_user, make_org, alice, role, resource, 
     make_org("obs", alice)
     someone = make_user("someone")
     if role != "owner":
-        from arcsec_flask.db import connect
         from arcsec_flask.repo import organisations as orgs
+        from arcsec_flask.repo.sqlite import connect
 
         conn = connect(client.application.config["DATABASE"])
         orgs.add_member(conn, "obs", "someone", role)
@@ -284,7 +284,7 @@ def test_root_lists_these_resources(client):
 
 def test_every_route_has_an_access_rule(app):
     """No key-protected route can be left without a row in auth.ACCESS."""
-    from arcsec_flask.auth import PUBLIC, rule_for
+    from arcsec_flask.web.auth import PUBLIC, rule_for
 
     for rule in app.url_map.iter_rules():
         blueprint = rule.endpoint.rsplit(".", 1)[0] if "." in rule.endpoint else None

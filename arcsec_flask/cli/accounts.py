@@ -1,0 +1,82 @@
+"""Accounts and organisations: `users ...`, `orgs ...`, `bootstrap`."""
+
+from __future__ import annotations
+
+import click
+from flask.cli import AppGroup, with_appcontext
+from werkzeug.security import generate_password_hash
+
+from ..repo import accounts, organisations
+from .common import database, print_keys
+
+users = AppGroup("users", help="Accounts and their keys.")
+orgs = AppGroup("orgs", help="Organisations and their members.")
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--email", default="", help="Email address.")
+@click.option("--password", default=None, help="Password for the browseable pages.")
+@click.option("--json", "as_json", is_flag=True, help="Print only the keys, as JSON.")
+def users_create(username: str, email: str, password: str | None, as_json: bool) -> None:
+    """Create an account and print its two keys."""
+    password_hash = generate_password_hash(password) if password else None
+    with database() as conn:
+        account = accounts.create(conn, username, email, password_hash)
+    print_keys(account, as_json)
+
+
+@users.command("rotate-keys")
+@click.argument("username")
+@click.option("--json", "as_json", is_flag=True, help="Print only the keys, as JSON.")
+def users_rotate_keys(username: str, as_json: bool) -> None:
+    """Replace both keys of an account (the old ones stop working)."""
+    with database() as conn:
+        account = accounts.rotate_keys(conn, username)
+    print_keys(account, as_json)
+
+
+@users.command("list")
+def users_list() -> None:
+    """List the accounts."""
+    with database() as conn:
+        for account in accounts.list_all(conn):
+            click.echo(f"{account['username']}\t{account['email']}\t{account['creation_date']}")
+
+
+@orgs.command("create")
+@click.argument("subdomain")
+@click.option("--name", required=True, help="Display name.")
+@click.option("--owner", required=True, help="Username of the first owner.")
+def orgs_create(subdomain: str, name: str, owner: str) -> None:
+    """Create an organisation with its first owner."""
+    with database() as conn:
+        org = organisations.create(conn, subdomain, name, owner)
+    click.echo(f"Created organisation '{org['subdomain']}' ({org['name']}), owner {owner}.")
+
+
+@orgs.command("add-member")
+@click.argument("subdomain")
+@click.argument("username")
+@click.option("--role", required=True, help="owner, admin, member or visitor.")
+def orgs_add_member(subdomain: str, username: str, role: str) -> None:
+    """Add a member to an organisation (or change their role)."""
+    with database() as conn:
+        organisations.add_member(conn, subdomain, username, role)
+    click.echo(f"{username} is now {role} of '{subdomain}'.")
+
+
+@click.command("bootstrap")
+@with_appcontext
+@click.option("--username", default="observer", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print only the keys, as JSON.")
+def bootstrap(username: str, as_json: bool) -> None:
+    """Create a first account when there is none, and print its keys."""
+    with database() as conn:
+        if accounts.count(conn):
+            if not as_json:
+                click.echo("Accounts exist already; keys are shown only when created.")
+                click.echo("New keys: arcsec-flask users rotate-keys USERNAME")
+            return
+        account = accounts.create(conn, username)
+    print_keys(account, as_json)

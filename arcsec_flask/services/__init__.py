@@ -1,0 +1,1 @@
+"""Use cases: filing uploads, building data package archives, backups."""
