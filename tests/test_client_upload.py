@@ -1,5 +1,5 @@
 """`echo | arcsecond upload FOLDER -d NAME -t UUID` with the real client, on a night's folder
-written in the header styles of many acquisition programs (FORMATS.md)."""
+written in the header styles of many acquisition programs (docs/formats.md)."""
 
 from __future__ import annotations
 

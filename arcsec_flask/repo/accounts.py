@@ -9,7 +9,7 @@ from typing import Any
 from ..domain.errors import Conflict, Invalid, NotFound
 from ..domain.ids import now
 from ..domain.keys import hash_key, new_key
-from .rows import all_of, new_owner, one
+from .rows import all_of, insert_row, new_owner, one
 from .sqlite import transaction
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,149}$")
@@ -29,13 +29,19 @@ def create(
         if get_by_username(conn, username):
             raise Conflict(f"User '{username}' already exists.", {"username": ["Already taken."]})
         owner_id = new_owner(conn, "account")
-        account_id = conn.execute(
-            "INSERT INTO accounts (owner_id, username, email, password_hash, creation_date)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (owner_id, username, email, password_hash, now()),
-        ).lastrowid
+        account_id = insert_row(
+            conn,
+            "accounts",
+            {
+                "owner_id": owner_id,
+                "username": username,
+                "email": email,
+                "password_hash": password_hash,
+                "creation_date": now(),
+            },
+        )
         keys = _issue_keys(conn, account_id)
-    return {**get(conn, account_id), **keys}
+    return {**_required(get(conn, account_id)), **keys}
 
 
 def rotate_keys(conn: sqlite3.Connection, username: str) -> dict[str, Any]:
@@ -119,3 +125,9 @@ def end_sessions(conn: sqlite3.Connection, account_id: int) -> None:
         conn.execute(
             "UPDATE accounts SET session_epoch = session_epoch + 1 WHERE id = ?", (account_id,)
         )
+
+
+def _required(found: dict[str, Any] | None) -> dict[str, Any]:
+    if found is None:
+        raise NotFound()
+    return found

@@ -170,7 +170,7 @@ def _card(card: Card) -> dict[str, Any]:
 
 
 def update(conn: sqlite3.Connection, owner_id: int, file_id: int, data: dict) -> dict[str, Any]:
-    columns = {}
+    columns: dict[str, Any] = {}
     if "is_raw" in data:
         columns["is_raw"] = int(data["is_raw"])
     if "tags" in data:

@@ -46,7 +46,7 @@ get = QUERY.get
 
 
 def _columns(conn: sqlite3.Connection, owner_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    columns = {k: data[k] for k in ("name", "description") if k in data}
+    columns: dict[str, Any] = {k: data[k] for k in ("name", "description") if k in data}
     if "tags" in data:
         columns["tags"] = json.dumps(list(dict.fromkeys(data["tags"] or [])))
     if "telescope" in data:

@@ -37,7 +37,9 @@ def create(conn: sqlite3.Connection, subdomain: str, name: str, owner: str) -> d
             " VALUES (?, ?, 'owner', ?)",
             (org_id, account["id"], now()),
         )
-    return get(conn, subdomain)
+    created = get(conn, subdomain)
+    assert created is not None  # made in the transaction just committed
+    return created
 
 
 def add_member(conn: sqlite3.Connection, subdomain: str, username: str, role: str) -> dict:

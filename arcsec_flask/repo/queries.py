@@ -41,7 +41,8 @@ class OwnedQuery:
 
         A list value (a repeated query parameter) must match for each of its items.
         """
-        where, params = [f"{self.owner or self.alias + '.owner_id'} = ?"], [owner_id]
+        where = [f"{self.owner or self.alias + '.owner_id'} = ?"]
+        params: list[Any] = [owner_id]
         for name, value in filters.items():
             for one in value if isinstance(value, list) else [value]:
                 where.append(self.filters[name])

@@ -48,7 +48,7 @@ get = QUERY.get
 
 
 def _columns(data: dict[str, Any], current: dict[str, Any] | None = None) -> dict[str, Any]:
-    columns = {k: data[k] for k in ("name", "country") if k in data}
+    columns: dict[str, Any] = {k: data[k] for k in ("name", "country") if k in data}
     coordinates = (current or {}).get("coordinates", {})
     if "coordinates" in data:
         coordinates = {

@@ -21,7 +21,7 @@ Migration = Callable[[sqlite3.Connection], None]
 
 def _add_session_epoch(conn: sqlite3.Connection) -> None:
     """1: accounts.session_epoch, raised at logout to end every browser session."""
-    accounts = sqlite_utils.Database(conn)["accounts"]
+    accounts = sqlite_utils.Database(conn).table("accounts")
     if "session_epoch" not in accounts.columns_dict:
         accounts.add_column("session_epoch", int, not_null_default=0)
 

@@ -36,7 +36,7 @@ get = QUERY.get
 
 
 def _columns(conn: sqlite3.Connection, owner_id: int, data: dict[str, Any]) -> dict[str, Any]:
-    columns = {k: data[k] for k in ("name", "alias") if k in data}
+    columns: dict[str, Any] = {k: data[k] for k in ("name", "alias") if k in data}
     if "observing_site" in data:
         columns["observing_site_id"] = reference(
             conn, "observing_sites", owner_id, "observing_site", data["observing_site"]

@@ -22,7 +22,7 @@ from . import (
 from .blueprint import register
 
 
-def schema_name(schema) -> str | None:  # noqa: ANN001 - a Schema class or instance
+def schema_name(schema) -> str | None:
     """OpenAPI component names: a partial (PATCH) schema gets its own name; a schema that
     says `INLINE = True` (a multipart body) is written in place."""
     cls = schema if isinstance(schema, type) else type(schema)

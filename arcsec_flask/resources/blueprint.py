@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import flask_smorest
 from flask import Request
@@ -20,10 +20,13 @@ class StrictParser(FlaskParser):
     one schema (an upload's `dataset`, `is_raw`, `tags` and `file`).
     """
 
-    DEFAULT_UNKNOWN_BY_LOCATION: dict[str, str | None] = {
+    DEFAULT_UNKNOWN_BY_LOCATION: ClassVar[dict[str, str | None]] = {
         location: None for location in (*FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "multipart")
     }
-    __location_map__ = {**FlaskParser.__location_map__, "multipart": "load_multipart"}
+    __location_map__: ClassVar[dict[str, str]] = {
+        **FlaskParser.__location_map__,
+        "multipart": "load_multipart",
+    }
 
     def load_multipart(self, req: Request, schema: Schema) -> Any:
         if req.mimetype != "multipart/form-data":
@@ -33,7 +36,7 @@ class StrictParser(FlaskParser):
 
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = StrictParser()
-    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING = {
+    DEFAULT_LOCATION_CONTENT_TYPE_MAPPING: ClassVar[dict[str, str]] = {
         **flask_smorest.Blueprint.DEFAULT_LOCATION_CONTENT_TYPE_MAPPING,
         "multipart": "multipart/form-data",
     }
