@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 
 
 class ArcsecFlask(Flask):
-    def raise_routing_exception(self, request):  # noqa: ANN001
+    def raise_routing_exception(self, request):
         # A path without its trailing slash is a 404, not a redirect (docs/API.md §1).
         exc = request.routing_exception
         if isinstance(exc, RequestRedirect):

@@ -43,7 +43,7 @@ READ_SIZE = 256 * 1024
 
 
 class _FormDataParser(FormDataParser):
-    def _parse_multipart(self, stream, mimetype, content_length, options):  # noqa: ANN001, ANN202
+    def _parse_multipart(self, stream, mimetype, content_length, options):
         boundary = options.get("boundary", "").encode("ascii")
         if not boundary:
             raise ValueError("Missing boundary")
@@ -66,7 +66,7 @@ class StreamingRequest(Request):
 
     def _get_file_stream(
         self, total_content_length, content_type, filename=None, content_length=None
-    ):  # noqa: ANN001 - werkzeug's signature
+    ):
         stream = StreamingFile(current_app.config["FILES_DIR"])
         g.setdefault("upload_files", []).append(stream)
         return stream
