@@ -1,4 +1,5 @@
-"""Called by `make run`: create a first account when there is none and say how to use it."""
+"""Called by `make run`: create a first account when there is none (with the `local`
+organisation it owns, docs/API.md §3) and say how to use it."""
 
 from __future__ import annotations
 
@@ -23,7 +24,9 @@ def main() -> None:
         text=True,
     ).stdout.strip()
     if not out:
+        # bootstrap has also made sure the first account owns `local`.
         print("Accounts exist already. New keys: .venv/bin/arcsec-flask users rotate-keys NAME")
+        print(f"The 'local' portal: {args.url}local/datasets/ (arcsecond ... -p local)")
         return
     keys = json.loads(out)
     user, api_key, upload_key = keys["username"], keys["api_key"], keys["upload_key"]
@@ -38,8 +41,13 @@ Point the arcsecond client at this server:
   arcsecond api use local
   arcsecond login --username {user} --type upload --key {upload_key}
 
+{user} owns the organisation 'local' (Arcsecond.local's portal): upload into it with
+  arcsecond upload FOLDER -d NAME -t TELESCOPE -p local
+(TELESCOPE: the uuid of a telescope of the portal, made at {args.url}local/telescopes/)
+
 Or call the API directly:
   curl -H 'X-Arcsecond-API-Authorization: Key {api_key}' {args.url}profiles/{user}/
+  curl -H 'X-Arcsecond-API-Authorization: Key {api_key}' {args.url}local/datasets/
 """)
 
 

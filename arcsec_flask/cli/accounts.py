@@ -11,6 +11,7 @@ from .common import database, print_keys
 
 users = AppGroup("users", help="Accounts and their keys.")
 orgs = AppGroup("orgs", help="Organisations and their members.")
+_LOCAL_CREATED = "Created the organisation 'local' (portal /local/...), owned by {username}."
 
 
 @users.command("create")
@@ -19,11 +20,13 @@ orgs = AppGroup("orgs", help="Organisations and their members.")
 @click.option("--password", default=None, help="Password for the browseable pages.")
 @click.option("--json", "as_json", is_flag=True, help="Print only the keys, as JSON.")
 def users_create(username: str, email: str, password: str | None, as_json: bool) -> None:
-    """Create an account and print its two keys."""
+    """Create an account and print its two keys (the first account also owns `local`)."""
     password_hash = generate_password_hash(password) if password else None
     with database() as conn:
-        account = accounts.create(conn, username, email, password_hash)
+        account = organisations.create_account(conn, username, email, password_hash)
     print_keys(account, as_json)
+    if account["local"] and not as_json:
+        click.echo(_LOCAL_CREATED.format(username=account["username"]))
 
 
 @users.command("rotate-keys")
@@ -71,12 +74,20 @@ def orgs_add_member(subdomain: str, username: str, role: str) -> None:
 @click.option("--username", default="observer", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print only the keys, as JSON.")
 def bootstrap(username: str, as_json: bool) -> None:
-    """Create a first account when there is none, and print its keys."""
+    """Create a first account, owner of the `local` organisation, when there is none, and
+    print its keys. On an install with accounts but no `local`, create it for the first
+    account. Running it again changes nothing."""
     with database() as conn:
-        if accounts.count(conn):
+        first = accounts.first(conn)
+        if first is not None:
+            local = organisations.ensure_local(conn, first["username"])
             if not as_json:
+                if local:
+                    click.echo(_LOCAL_CREATED.format(username=first["username"]))
                 click.echo("Accounts exist already; keys are shown only when created.")
                 click.echo("New keys: arcsec-flask users rotate-keys USERNAME")
             return
-        account = accounts.create(conn, username)
+        account = organisations.create_account(conn, username)
     print_keys(account, as_json)
+    if account["local"] and not as_json:
+        click.echo(_LOCAL_CREATED.format(username=account["username"]))

@@ -106,6 +106,11 @@ def count(conn: sqlite3.Connection) -> int:
     return conn.execute("SELECT COUNT(*) FROM accounts").fetchone()[0]
 
 
+def first(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """The install's first account (the owner of `local`), or None on an empty install."""
+    return one(conn.execute("SELECT * FROM accounts ORDER BY id LIMIT 1").fetchone())
+
+
 def memberships(conn: sqlite3.Connection, account_id: int) -> list[dict[str, Any]]:
     return [
         {"organisation": {"subdomain": r["subdomain"], "name": r["name"]}, "role": r["role"]}

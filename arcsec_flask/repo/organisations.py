@@ -14,6 +14,9 @@ from .sqlite import transaction
 
 ROLES = ("owner", "admin", "member", "visitor")
 RANK = {role: len(ROLES) - i for i, role in enumerate(ROLES)}  # owner highest
+# A fresh install's organisation, owned by its first account (docs/API.md §3): the
+# scripts of Arcsecond.local address `/local/...`.
+LOCAL = "local"
 
 
 def create(conn: sqlite3.Connection, subdomain: str, name: str, owner: str) -> dict[str, Any]:
@@ -74,3 +77,29 @@ def role_of(conn: sqlite3.Connection, organisation_id: int, account_id: int) -> 
         (organisation_id, account_id),
     ).fetchone()
     return found["role"] if found else None
+
+
+def ensure_local(conn: sqlite3.Connection, owner_username: str) -> dict[str, Any] | None:
+    """Create the `local` organisation, owned by `owner_username`, unless it exists.
+
+    Returns it when created now, None when it was there already (whoever owns it).
+    """
+    with transaction(conn):
+        if get(conn, LOCAL):
+            return None
+        return create(conn, LOCAL, "Local", owner_username)
+
+
+def create_account(
+    conn: sqlite3.Connection, username: str, email: str = "", password_hash: str | None = None
+) -> dict[str, Any]:
+    """accounts.create; the install's very first account also gets the `local`
+    organisation, in the same transaction (so there is never a first account without it).
+
+    The account comes back with its keys and `local`: the organisation if made now, or None.
+    """
+    with transaction(conn):
+        first = accounts.count(conn) == 0
+        account = accounts.create(conn, username, email, password_hash)
+        local = ensure_local(conn, account["username"]) if first else None
+    return {**account, "local": local}

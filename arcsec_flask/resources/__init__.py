@@ -11,6 +11,7 @@ from . import (
     calibrations,
     datafiles,
     datasets,
+    members,
     nightlogs,
     observations,
     organisations,
@@ -49,6 +50,7 @@ def init_app(app: Flask) -> Api:
     register(api, nightlogs.blp, "nightlogs")
     register(api, observations.blp, "observations")
     register(api, calibrations.blp, "calibrations")
+    register(api, members.blp, "members", personal=False)  # portal form only
     _serve_docs_assets(app)
     return api
 

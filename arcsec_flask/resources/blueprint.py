@@ -28,10 +28,37 @@ class StrictParser(FlaskParser):
         "multipart": "load_multipart",
     }
 
+    def _raw_load_json(self, req: Request) -> Any:
+        # The C decoder recurses once per nesting level; a string may hold a lone UTF-16
+        # surrogate, which SQLite cannot store. Both are the client's error, not ours.
+        try:
+            data = super()._raw_load_json(req)
+        except RecursionError:
+            raise Invalid("The JSON body is nested too deeply.") from None
+        except ValueError as error:  # e.g. an integer of more than 4300 digits
+            raise Invalid(f"The JSON body could not be read: {error}") from None
+        if _holds_surrogate(data):
+            raise Invalid("The JSON body holds text that is not valid Unicode (a lone surrogate).")
+        return data
+
     def load_multipart(self, req: Request, schema: Schema) -> Any:
         if req.mimetype != "multipart/form-data":
             raise Invalid("Send the file as multipart/form-data.", {"file": ["Not multipart."]})
         return self._makeproxy(CombinedMultiDict([req.form, req.files]), schema)
+
+
+def _holds_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_holds_surrogate(k) or _holds_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_holds_surrogate(v) for v in value)
+    return False
 
 
 class Blueprint(flask_smorest.Blueprint):
@@ -42,8 +69,12 @@ class Blueprint(flask_smorest.Blueprint):
     }
 
 
-def register(api: flask_smorest.Api, blp: Blueprint, path: str, portal: bool = True) -> None:
-    """Register a resource at /<path>/ and, for portals, at /<subdomain>/<path>/."""
-    api.register_blueprint(blp, url_prefix=f"/{path}")
+def register(
+    api: flask_smorest.Api, blp: Blueprint, path: str, portal: bool = True, personal: bool = True
+) -> None:
+    """Register a resource at /<path>/ (unless not `personal`) and, for portals, at
+    /<subdomain>/<path>/ (the portal copy is named "portal_<name>")."""
+    if personal:
+        api.register_blueprint(blp, url_prefix=f"/{path}")
     if portal:
         api.register_blueprint(blp, url_prefix=f"/<subdomain>/{path}", name=f"portal_{blp.name}")

@@ -47,6 +47,13 @@ ACCESS: dict[str, dict[str, Rule]] = {
     "nightlogs": CRUD_MEMBER,
     "observations": CRUD_MEMBER,
     "calibrations": CRUD_MEMBER,
+    # Members read the list, admins write it; never the upload key (docs/API.md §3).
+    "members": {
+        "GET": Rule(upload_key=False, role="member"),
+        "POST": ADMIN_WRITE,
+        "PATCH": ADMIN_WRITE,
+        "DELETE": ADMIN_WRITE,
+    },
 }
 
 # Blueprints anyone may call: the API root, health, key verification, docs, login.
