@@ -1,5 +1,5 @@
 -- arcsec_flask schema. Idempotent: applied at every start. Never drop anything here;
--- later changes go into the numbered migrations of arcsec_flask/db.py.
+-- later changes go into the numbered migrations of arcsec_flask/repo/sqlite.py.
 
 -- Every account and every organisation is an owner; resources belong to an owner.
 CREATE TABLE IF NOT EXISTS owners (
@@ -52,6 +52,8 @@ CREATE TABLE IF NOT EXISTS memberships (
     creation_date TEXT NOT NULL,
     PRIMARY KEY (organisation_id, account_id)
 );
+-- The caller's organisations (GET /organisations/, profiles) start from the account.
+CREATE INDEX IF NOT EXISTS memberships_account ON memberships(account_id);
 
 CREATE TABLE IF NOT EXISTS observing_sites (
     id INTEGER PRIMARY KEY,
@@ -100,6 +102,8 @@ CREATE TABLE IF NOT EXISTS night_logs (
     telescope_id INTEGER NOT NULL REFERENCES telescopes(id) ON DELETE CASCADE,
     date TEXT NOT NULL,
     notes TEXT NOT NULL DEFAULT '',
+    -- Made by hand (POST): kept while empty, until deleted by hand.
+    by_hand INTEGER NOT NULL DEFAULT 0,
     creation_date TEXT NOT NULL,
     UNIQUE (owner_id, telescope_id, date)
 );
@@ -145,6 +149,10 @@ CREATE TABLE IF NOT EXISTS datafiles (
     format TEXT NOT NULL CHECK (format IN ('fits', 'xisf', 'other')),
     compression TEXT CHECK (compression IN ('gzip', 'bzip2', 'zip')),
     header TEXT NOT NULL DEFAULT '[]',
+    -- 'read', 'none' (not FITS/XISF) or 'unreadable' (stored as sent, docs/API.md §8).
+    header_status TEXT NOT NULL DEFAULT 'read'
+        CHECK (header_status IN ('read', 'none', 'unreadable')),
+    header_error TEXT,
     date_obs TEXT,
     frame_kind TEXT CHECK (frame_kind IN ('observation', 'calibration')),
     calibration_type TEXT,

@@ -24,6 +24,8 @@ FILTERS = {
     "observation": "o.uuid = ?",
     "calibration": "c.uuid = ?",
     "is_raw": "f.is_raw = ?",
+    "header_status": "f.header_status = ?",
+    "tags": "EXISTS (SELECT 1 FROM json_each(f.tags) WHERE json_each.value = ?)",
 }
 DUPLICATE = "A file named '{name}' already exists in dataset {dataset}."
 CONTENT_TYPES = {
@@ -58,6 +60,8 @@ def _dump(r: sqlite3.Row) -> dict[str, Any]:
         "format": r["format"],
         "compression": r["compression"],
         "date_obs": r["date_obs"],
+        "header_status": r["header_status"],
+        "header_error": r["header_error"],
         "observation": r["observation_uuid"],
         "calibration": r["calibration_uuid"],
         "night_log": r["night_log_uuid"],
@@ -70,7 +74,8 @@ def _dump(r: sqlite3.Row) -> dict[str, Any]:
 QUERY = OwnedQuery(
     columns=(
         "f.id, f.name, f.size, f.checksum, f.is_raw, f.tags, f.format, f.compression,"
-        " f.date_obs, f.creation_date, f.storage_path, f.content_type, d.uuid AS dataset_uuid,"
+        " f.date_obs, f.header_status, f.header_error, f.creation_date, f.storage_path,"
+        " f.content_type, d.uuid AS dataset_uuid,"
         " o.uuid AS observation_uuid, c.uuid AS calibration_uuid, n.uuid AS night_log_uuid"
     ),
     from_=(
@@ -117,6 +122,7 @@ def create(
     stored: StoredFile,
     info: HeaderInfo,
     fields: dict[str, Any],
+    header_error: str | None = None,
 ) -> dict[str, Any]:
     """Insert a stored file's row with what its header says, and derive its night log,
     observation or calibration, in one transaction. The same name in the same dataset is a
@@ -133,6 +139,8 @@ def create(
         "format": info.format,
         "compression": info.compression,
         "header": json.dumps([_card(card) for card in info.cards], allow_nan=False),
+        "header_status": _header_status(info, header_error),
+        "header_error": header_error,
         "date_obs": iso_utc(info.date_obs) if info.date_obs else None,
         "frame_kind": info.frame.kind if info.frame else None,
         "calibration_type": info.frame.calibration_type if info.frame else None,
@@ -156,6 +164,12 @@ def content_type_of(name: str, file_format: str, compression: str | None) -> str
     if file_format != "other":
         return CONTENT_TYPES[(file_format, None)]
     return mimetypes.guess_type(name)[0] or "application/octet-stream"
+
+
+def _header_status(info: HeaderInfo, header_error: str | None) -> str:
+    if header_error is not None:
+        return "unreadable"
+    return "none" if info.format == "other" else "read"
 
 
 def _tags(tags: list[str] | None) -> str:

@@ -140,13 +140,14 @@ def _group(
 
 
 def prune(conn: sqlite3.Connection) -> None:
-    """Drop observations, calibrations and night logs no file uses (notes are kept)."""
+    """Drop observations, calibrations and night logs no file uses (a night log with notes,
+    or made by hand, is kept)."""
     for table, column in (("observations", "observation_id"), ("calibrations", "calibration_id")):
         conn.execute(
             f"DELETE FROM {table} WHERE NOT EXISTS"
             f" (SELECT 1 FROM datafiles WHERE datafiles.{column} = {table}.id)"
         )
     conn.execute(
-        "DELETE FROM night_logs WHERE notes = '' AND NOT EXISTS"
+        "DELETE FROM night_logs WHERE notes = '' AND by_hand = 0 AND NOT EXISTS"
         " (SELECT 1 FROM datafiles WHERE datafiles.night_log_id = night_logs.id)"
     )

@@ -1,7 +1,9 @@
 """Night logs, observations and calibrations as the API shows them (read and annotate).
 
-They are created and removed by repo/derived.py; here they are listed, read and
-given notes or names.
+They are created and removed by repo/night_grouping.py as files come and go; here they
+are listed, read and given notes or names. A night log may also be made by hand, for
+notes on a night before (or without) its files: it is kept while empty, files of its
+night join it, and it may be deleted only while it holds none.
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ import json
 import sqlite3
 from typing import Any
 
+from ..domain.errors import Conflict, Invalid
 from .queries import OwnedQuery
-from .rows import update_row
+from .rows import insert_owned, reference, update_row
 from .sqlite import transaction
 
 
@@ -36,6 +39,7 @@ def _uuids(subquery: str) -> str:
 
 NIGHT_COLUMNS = (
     "n.*, t.uuid AS telescope_uuid,"
+    " (SELECT COUNT(*) FROM datafiles f WHERE f.night_log_id = n.id) AS files,"
     f" {_uuids('SELECT uuid FROM observations WHERE night_log_id = n.id ORDER BY id')} AS obs,"
     f" {_uuids('SELECT uuid FROM calibrations WHERE night_log_id = n.id ORDER BY id')} AS cals"
 )
@@ -50,8 +54,40 @@ def _dump_night(r: sqlite3.Row) -> dict[str, Any]:
         "observations": json.loads(r["obs"]),
         "calibrations": json.loads(r["cals"]),
         "notes": r["notes"],
+        "data_files_count": r["files"],
         "creation_date": r["creation_date"],
     }
+
+
+class _NightLogs(_Derived):
+    def create(self, conn: sqlite3.Connection, owner_id: int, data: dict) -> dict:
+        """A night log made by hand; the same telescope and date twice is a 400."""
+        with transaction(conn):
+            telescope_id = reference(conn, "telescopes", owner_id, "telescope", data["telescope"])
+            date = data["date"].isoformat()
+            taken = conn.execute(
+                "SELECT 1 FROM night_logs WHERE owner_id = ? AND telescope_id = ? AND date = ?",
+                (owner_id, telescope_id, date),
+            ).fetchone()
+            if taken:
+                raise Conflict(
+                    f"A night log of this telescope for {date} exists already.",
+                    {"date": ["A night log with this telescope and date already exists."]},
+                )
+            columns = {"telescope_id": telescope_id, "date": date, "by_hand": 1}
+            uuid = insert_owned(conn, "night_logs", owner_id, {**columns, "notes": data["notes"]})
+        return self.get(conn, owner_id, uuid)
+
+    def delete(self, conn: sqlite3.Connection, owner_id: int, uuid: str) -> None:
+        """Delete a night log that holds no file (its notes go with it)."""
+        with transaction(conn):
+            found = self.get(conn, owner_id, uuid)
+            if found["data_files_count"]:
+                raise Invalid(
+                    f"This night log holds {found['data_files_count']} data files:"
+                    " only an empty night log can be deleted."
+                )
+            conn.execute("DELETE FROM night_logs WHERE id = ?", (found["id"],))
 
 
 def _group_query(table: str, alias: str, column: str, filters: dict, extra: str) -> OwnedQuery:
@@ -79,7 +115,7 @@ def _dump_group(r: sqlite3.Row, extra: str) -> dict[str, Any]:
     }
 
 
-night_logs = _Derived(
+night_logs = _NightLogs(
     OwnedQuery(
         columns=NIGHT_COLUMNS,
         from_="night_logs n JOIN telescopes t ON t.id = n.telescope_id",

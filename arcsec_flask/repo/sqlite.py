@@ -26,7 +26,20 @@ def _add_session_epoch(conn: sqlite3.Connection) -> None:
         accounts.add_column("session_epoch", int, not_null_default=0)
 
 
-MIGRATIONS: list[Migration] = [_add_session_epoch]
+def _add_header_status(conn: sqlite3.Connection) -> None:
+    """2: datafiles.header_status/header_error (files kept although their header could not
+    be read) and night_logs.by_hand (night logs made before their files)."""
+    db = sqlite_utils.Database(conn)
+    datafiles, night_logs = db.table("datafiles"), db.table("night_logs")
+    if "header_status" not in datafiles.columns_dict:
+        datafiles.add_column("header_status", str, not_null_default="read")
+        datafiles.add_column("header_error", str)
+        conn.execute("UPDATE datafiles SET header_status = 'none' WHERE format = 'other'")
+    if "by_hand" not in night_logs.columns_dict:
+        night_logs.add_column("by_hand", int, not_null_default=0)
+
+
+MIGRATIONS: list[Migration] = [_add_session_epoch, _add_header_status]
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

@@ -7,7 +7,7 @@ from urllib.parse import quote
 from flask import current_app, g, request, send_file, url_for
 from flask.views import MethodView
 from flask_smorest.fields import Upload
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from .. import storage
 from ..domain.errors import NotFound
@@ -20,6 +20,8 @@ from .schemas import ListArgs, StrictSchema, page_schema
 from .views import OwnedCollection, OwnedItem
 
 blp = Blueprint("datafiles", __name__, description="Data files.")
+
+HEADER_STATUSES = ("read", "none", "unreadable")
 
 
 def _file_url(obj: dict) -> str:
@@ -41,6 +43,8 @@ class DataFileSchema(StrictSchema):
     format = fields.String(dump_only=True)
     compression = fields.String(dump_only=True, allow_none=True)
     date_obs = fields.String(dump_only=True, allow_none=True)
+    header_status = fields.String(dump_only=True)
+    header_error = fields.String(dump_only=True, allow_none=True)
     observation = fields.String(dump_only=True, allow_none=True)
     calibration = fields.String(dump_only=True, allow_none=True)
     night_log = fields.String(dump_only=True, allow_none=True)
@@ -67,6 +71,8 @@ class DataFileFilters(ListArgs):
     observation = UUIDString()
     calibration = UUIDString()
     is_raw = fields.Boolean()
+    header_status = fields.String(validate=validate.OneOf(HEADER_STATUSES))
+    tags = CommaTags()
 
 
 class CardSchema(StrictSchema):

@@ -8,7 +8,7 @@ from marshmallow import fields, validate
 from .. import storage
 from ..repo import datasets
 from .blueprint import Blueprint
-from .fields import Tags, UUIDString, not_blank
+from .fields import CommaTags, Tags, UUIDString, not_blank
 from .schemas import ListArgs, StrictSchema, page_schema
 from .views import OwnedCollection, OwnedItem
 
@@ -28,7 +28,7 @@ class DatasetSchema(StrictSchema):
 class DatasetFilters(ListArgs):
     name = fields.String()
     telescope = UUIDString()
-    tags = fields.List(fields.String())
+    tags = CommaTags()
 
 
 @blp.route("/")

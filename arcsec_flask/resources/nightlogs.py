@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import fields
+from marshmallow import fields, validate
 
 from ..repo import nightlogs
 from .blueprint import Blueprint
@@ -19,8 +19,17 @@ class NightLogSchema(StrictSchema):
     telescope = fields.String(dump_only=True)
     observations = fields.List(fields.String(), dump_only=True)
     calibrations = fields.List(fields.String(), dump_only=True)
-    notes = fields.String(required=True)
+    data_files_count = fields.Integer(dump_only=True)
+    notes = fields.String(validate=validate.Length(max=100_000))
     creation_date = fields.String(dump_only=True)
+
+
+class NewNightLogSchema(NightLogSchema):
+    """A night log made by hand: its telescope and the date of its evening."""
+
+    date = fields.Date(required=True)
+    telescope = UUIDString(required=True)
+    notes = fields.String(load_default="", validate=validate.Length(max=100_000))
 
 
 class NightLogFilters(ListArgs):
@@ -38,6 +47,12 @@ class NightLogs(OwnedCollection):
         """List night logs."""
         return self.list_page(args)
 
+    @blp.arguments(NewNightLogSchema)
+    @blp.response(201, NightLogSchema)
+    def post(self, data):
+        """Make a night log by hand, for notes before (or without) its files."""
+        return self.create(data)
+
 
 @blp.route("/<uuid>/")
 class NightLog(OwnedItem):
@@ -53,3 +68,8 @@ class NightLog(OwnedItem):
     def patch(self, data, uuid):
         """Change a night log's notes."""
         return self.update(uuid, data)
+
+    @blp.response(204)
+    def delete(self, uuid):
+        """Delete a night log that holds no file."""
+        self.destroy(uuid)

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, fields, validate
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import RAISE, Schema, fields, pre_load, validate
 
 
 class StrictSchema(Schema):
+    """Bodies as Django REST framework reads them (docs/API.md §4a): a field the object
+    shows but nobody writes (uuid, creation_date, counts, URLs...) is ignored when sent
+    back, so a client may return an object exactly as it read it; a field the resource
+    does not have at all is an error naming it."""
+
     class Meta:
         unknown = RAISE
         ordered = True
 
+    @pre_load
+    def _ignore_read_only(self, data: Any, **_kwargs: Any) -> Any:
+        read_only = {f.data_key or name for name, f in self.fields.items() if f.dump_only}
+        if not read_only or not isinstance(data, Mapping) or hasattr(data, "getlist"):
+            return data  # query strings and forms have no read-only fields to drop
+        return {key: value for key, value in data.items() if key not in read_only}
+
 
 class ListArgs(StrictSchema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    # Bounded: OFFSET is a 64-bit integer in SQLite, and no archive has a billion pages.
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000_000))
     page_size = fields.Integer(load_default=None, validate=validate.Range(min=1, max=1000))
     format = fields.String(validate=validate.OneOf(["json", "api"]))  # browse/ reads it
 

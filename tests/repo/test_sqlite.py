@@ -119,7 +119,7 @@ def test_a_database_from_before_migration_1_is_upgraded(tmp_path):
     )
     assert conn.execute("PRAGMA user_version").fetchone()[0] == 0
     create_app({"DATA_DIR": str(tmp_path)})
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert conn.execute("PRAGMA user_version").fetchone()[0] >= 1
     row = conn.execute("SELECT username, session_epoch FROM accounts").fetchone()
     assert tuple(row) == ("old", 0)
 
@@ -128,3 +128,28 @@ def test_a_new_database_is_at_the_latest_version(app, db):
     from arcsec_flask.repo.sqlite import MIGRATIONS
 
     assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) >= 1
+
+
+def test_a_version_1_database_gains_header_status_and_hand_made_night_logs(tmp_path):
+    """The schema as it shipped at version 1 (tests/data/schema-v1.sql), with a FITS file
+    and a plain file: migration 2 keeps both and tells them apart."""
+    from arcsec_flask import create_app
+
+    conn = connect(tmp_path / "arcsec.sqlite3")
+    conn.executescript((Path(__file__).parents[1] / "data" / "schema-v1.sql").read_text())
+    conn.execute("PRAGMA user_version = 1")
+    conn.executescript(
+        "INSERT INTO owners (id, kind) VALUES (1, 'account');"
+        "INSERT INTO accounts (owner_id, username, creation_date) VALUES (1, 'old', 'x');"
+        "INSERT INTO datasets (id, uuid, owner_id, name, creation_date)"
+        " VALUES (1, 'u', 1, 'd', 'x');"
+        "INSERT INTO datafiles (dataset_id, name, storage_path, size, checksum, format,"
+        " creation_date) VALUES (1, 'a.fits', 'p1', 1, 'c', 'fits', 'x'),"
+        " (1, 'notes.txt', 'p2', 1, 'c', 'other', 'x');"
+    )
+    create_app({"DATA_DIR": str(tmp_path)})
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    rows = conn.execute("SELECT name, header_status, header_error FROM datafiles ORDER BY id")
+    assert [tuple(r) for r in rows] == [("a.fits", "read", None), ("notes.txt", "none", None)]
+    columns = {r["name"] for r in conn.execute("PRAGMA table_info(night_logs)")}
+    assert "by_hand" in columns

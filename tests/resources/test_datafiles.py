@@ -155,18 +155,45 @@ def test_refusals_leave_nothing(upload, client, alice, bob, app, setup):
 
 
 @pytest.mark.parametrize(
-    "content, name, says",
+    "content, name, kind",
     [
-        (b"SIMPLE  =                    T" + b" " * 50, "cut.fits", ""),
-        (b"this is not a FITS file at all\n" * 10, "notes.fits", ""),
-        (b"XISF0100" + b"\xff\xff\xff\x7f" + b"\0" * 4 + b"<xisf/>", "bad.xisf", ""),
+        (b"SIMPLE  =                    T" + b" " * 50, "cut.fits", "fits"),
+        (b"this is not a FITS file at all\n" * 10, "notes.fits", "fits"),
+        (b"<html><body>Not found</body></html>", "page.fits.gz", "fits"),
+        (b"XISF0100" + b"\xff\xff\xff\x7f" + b"\0" * 4 + b"<xisf/>", "bad.xisf", "xisf"),
     ],
 )
-def test_unreadable_headers_are_refused_and_nothing_is_stored(upload, app, content, name, says):
+def test_unreadable_headers_are_stored_as_sent_and_flagged(
+    upload, client, alice, app, content, name, kind
+):
+    """docs/API.md §8: a file is never refused for its content (the client would abort the
+    night after a second refusal); it is kept byte for byte, flagged, and filed nowhere."""
     response = upload(content, name)
-    assert response.status_code == 400
-    assert name in response.json["detail"] and "header" in response.json["detail"]
-    assert stored_files(app) == []
+    assert response.status_code == 201
+    found = response.json
+    assert found["header_status"] == "unreadable" and found["format"] == kind
+    assert found["header_error"] and "." in found["header_error"]
+    assert found["observation"] is found["calibration"] is found["night_log"] is None
+    assert found["checksum"] == hashlib.sha256(content).hexdigest()
+    with client.get(f"/datafiles/{found['id']}/file/", headers=alice.api) as stored:
+        assert stored.data == content
+    flagged = client.get("/datafiles/?header_status=unreadable", headers=alice.api).json
+    assert [f["id"] for f in flagged["results"]] == [found["id"]]
+    assert client.get("/datafiles/?header_status=read", headers=alice.api).json["count"] == 0
+    again = upload(content, name)  # a re-run skips it, as any duplicate
+    assert again.status_code == 400 and "already exists in dataset" in again.json["detail"]
+
+
+def test_header_status_says_read_or_none(upload, tmp_path):
+    light = upload(write_fits(tmp_path / "l.fits", LIGHT).read_bytes(), "l.fits").json
+    text = upload(b"log of the night", "night.txt").json
+    assert (light["header_status"], light["header_error"]) == ("read", None)
+    assert (text["header_status"], text["header_error"]) == ("none", None)
+
+
+def test_header_status_filter_is_checked(client, alice):
+    response = client.get("/datafiles/?header_status=maybe", headers=alice.api)
+    assert response.status_code == 400 and "header_status" in response.json["errors"]
 
 
 def test_empty_and_plain_files_are_stored_as_other(upload):
@@ -228,9 +255,11 @@ def test_filters_patch_and_delete(upload, client, alice, app, tmp_path):
         f"{url}{b['id']}/", json={"is_raw": True, "tags": ["x"]}, headers=alice.api
     )
     assert patched.status_code == 200 and patched.json["is_raw"] and patched.json["tags"] == ["x"]
-    assert (
-        client.patch(f"{url}{b['id']}/", json={"name": "c"}, headers=alice.api).status_code == 400
-    )
+    # docs/API.md §4a: `name` is read-only: sent back, it is ignored (DRF), never renamed.
+    renamed = client.patch(f"{url}{b['id']}/", json={"name": "c"}, headers=alice.api)
+    assert renamed.status_code == 200 and renamed.json["name"] == b["name"]
+    unknown = client.patch(f"{url}{b['id']}/", json={"nmae": "c"}, headers=alice.api)
+    assert unknown.status_code == 400 and "nmae" in unknown.json["errors"]
     assert (
         client.patch(f"{url}{b['id']}/", json={"tags": ["y"]}, headers=alice.upload).status_code
         == 403

@@ -109,11 +109,14 @@ def test_notes_and_verbs(client, alice, bob, night):
     url = f"/nightlogs/{log['uuid']}/"
     patched = client.patch(url, json={"notes": 'Clear, seeing 0.8"'}, headers=alice.api)
     assert patched.status_code == 200 and patched.json["notes"] == 'Clear, seeing 0.8"'
-    assert client.patch(url, json={"date": "2024-01-01"}, headers=alice.api).status_code == 400
+    # docs/API.md §4a: a read-only field sent back is ignored, as Django REST framework does.
+    unchanged = client.patch(url, json={"date": "2024-01-01"}, headers=alice.api)
+    assert unchanged.status_code == 200 and unchanged.json["date"] == log["date"]
     assert client.patch(url, json={"notes": "x"}, headers=alice.upload).status_code == 403
-    assert client.post("/nightlogs/", json={}, headers=alice.api).status_code == 405
-    deleted = client.delete(url, headers=alice.api)
-    assert deleted.status_code == 405 and "PATCH" in deleted.headers["Allow"]
+    assert client.post("/nightlogs/", json={}, headers=alice.api).status_code == 400
+    held = client.delete(url, headers=alice.api)  # it holds files: only empty ones go
+    assert held.status_code == 400 and "data files" in held.json["detail"]
+    assert client.put(url, json={}, headers=alice.api).status_code == 405
     assert client.get(url, headers=bob.api).status_code == 404
     assert client.get("/nightlogs/", headers=bob.api).json["count"] == 0
     obs = client.get("/observations/", headers=alice.api).json["results"][0]
@@ -199,3 +202,63 @@ def test_files_without_dates_or_frame_types(client, alice, night, tmp_path):
             assert cal["type"] == "Biases"
         else:
             assert f["observation"]
+
+
+def test_night_logs_made_by_hand(client, alice, bob, night, tmp_path):
+    """Notes for a night before its files arrive (docs/API.md §6): made by hand, kept while
+    empty, joined by the files of its night, deletable only while empty."""
+    scope = night["telescope"]["uuid"]
+    made = client.post(
+        "/nightlogs/",
+        json={"telescope": scope, "date": "2024-03-10", "notes": "Dome shutter stuck."},
+        headers=alice.api,
+    )
+    assert made.status_code == 201, made.json
+    log = made.json
+    assert (log["date"], log["telescope"], log["data_files_count"]) == ("2024-03-10", scope, 0)
+    twice = client.post(
+        "/nightlogs/", json={"telescope": scope, "date": "2024-03-10"}, headers=alice.api
+    )
+    assert twice.status_code == 400 and "date" in twice.json["errors"]
+    assert (
+        client.post(  # the night of 03-01 exists already, made by its files
+            "/nightlogs/", json={"telescope": scope, "date": "2024-03-01"}, headers=alice.api
+        ).status_code
+        == 400
+    )
+    for bad in ({"date": "2024-03-11"}, {"telescope": scope}, {"telescope": scope, "date": "x"}):
+        assert client.post("/nightlogs/", json=bad, headers=alice.api).status_code == 400
+    stranger = bob.api
+    assert (
+        client.post(
+            "/nightlogs/", json={"telescope": scope, "date": "2024-03-12"}, headers=stranger
+        ).status_code
+        == 400
+    )  # not bob's telescope
+    assert (
+        client.post(
+            "/nightlogs/", json={"telescope": scope, "date": "2024-03-12"}, headers=alice.upload
+        ).status_code
+        == 403
+    )
+
+    # Deleting another night's file prunes empty derived logs, never a hand-made one.
+    client.delete(f"/datafiles/{night['files']['noon.fits']['id']}/", headers=alice.api)
+    assert client.get(f"/nightlogs/{log['uuid']}/", headers=alice.api).status_code == 200
+
+    # A frame of that night (22:00 local, 01:00 UTC next day) joins the hand-made log.
+    cards = {"IMAGETYP": "LIGHT", "OBJECT": "M51", "DATE-OBS": "2024-03-11T01:00:00"}
+    content = write_fits(tmp_path / "m51.fits", cards).read_bytes()
+    data = {"dataset": night["dataset"]["uuid"], "file": (io.BytesIO(content), "m51.fits")}
+    frame = client.post("/datafiles/", data=data, headers=alice.upload).json
+    assert frame["night_log"] == log["uuid"]
+    joined = client.get(f"/nightlogs/{log['uuid']}/", headers=alice.api).json
+    assert joined["notes"] == "Dome shutter stuck." and joined["data_files_count"] == 1
+    assert client.delete(f"/nightlogs/{log['uuid']}/", headers=alice.api).status_code == 400
+
+    # Once empty again it stays (made by hand) until deleted by hand.
+    assert client.delete(f"/datafiles/{frame['id']}/", headers=alice.api).status_code == 204
+    assert client.get(f"/nightlogs/{log['uuid']}/", headers=alice.api).json["notes"]
+    assert client.delete(f"/nightlogs/{log['uuid']}/", headers=alice.upload).status_code == 403
+    assert client.delete(f"/nightlogs/{log['uuid']}/", headers=alice.api).status_code == 204
+    assert client.get(f"/nightlogs/{log['uuid']}/", headers=alice.api).status_code == 404
