@@ -3,6 +3,7 @@ written in the header styles of many acquisition programs (docs/formats.md)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 from datetime import datetime
 from pathlib import Path
@@ -10,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.factories import write_fits, write_xisf
+from tests.support.factories import LIGHT_CARDS, write_fits, write_xisf
 from tests.support.servers import start_gunicorn
 
 pytestmark = pytest.mark.client
@@ -383,3 +384,87 @@ def test_upload_into_a_portal(server, arcsecond, tmp_path):
     )
     assert "uploads succeeded: 5" not in refused.stdout + refused.stderr
     assert httpx.get(server.url + "obs/datafiles/", headers=api).json()["count"] == 5
+
+
+XML_BOMB = (
+    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + "".join(
+        f'<!ENTITY lol{i} "{("&lol" + str(i - 1) + ";") * 10}">' for i in range(1, 10)
+    ).replace("&lol0;", "&lol;")
+    + ']><xisf version="1.0" xmlns="http://www.pixinsight.com/xisf"><Image>&lol9;</Image></xisf>'
+).encode()
+
+
+def damaged_frames(folder: Path) -> dict[str, bytes]:
+    """Three frames that claim FITS or XISF and cannot be read, as they come off real disks:
+    a FITS cut inside its header (no END card), an HTML error page saved as .fits, and an
+    XISF whose XML header is an entity-expansion bomb."""
+    whole = write_fits(folder / "whole.tmp", LIGHT_CARDS).read_bytes()
+    (folder / "whole.tmp").unlink()
+    end = whole.index(b"END" + b" " * 77)
+    damaged = {
+        "cut_0004.fits": whole[: end - 80 * 3],
+        "proxy_error.fits": b"<!DOCTYPE html><html><body><h1>502 Bad Gateway</h1></body></html>\n",
+        "bomb.xisf": b"XISF0100" + len(XML_BOMB).to_bytes(4, "little") + b"\0" * 4 + XML_BOMB,
+    }
+    for name, content in damaged.items():
+        (folder / name).write_bytes(content)
+    return damaged
+
+
+def test_damaged_frames_never_abort_a_night(server, arcsecond, tmp_path):
+    """docs/API.md §8: the client aborts after a second refusal, so a damaged frame is
+    stored, flagged and answered 201, and every later frame of the night is archived."""
+    keys = server.new_user("obs")
+    api = {HEADER: f"Key {keys['api_key']}"}
+    site = httpx.post(
+        server.url + "observingsites/",
+        headers=api,
+        json={"name": "OHP", "time_zone": "Europe/Paris"},
+    ).json()
+    telescope = httpx.post(
+        server.url + "telescopes/",
+        headers=api,
+        json={"name": "T120", "observing_site": site["uuid"]},
+    ).json()
+    folder = tmp_path / "night"
+    folder.mkdir()
+    good = {}
+    for i in range(6):
+        name = f"light_{i:04d}.fits"
+        cards = {**LIGHT_CARDS, "DATE-OBS": f"2024-03-01T22:0{i}:00"}
+        if i % 3 == 2:
+            name, cards = f"dark_{i:04d}.fits", {**cards, "IMAGETYP": "DARK"}
+        write_fits(folder / name, cards)
+        good[name] = "Darks" if name.startswith("dark") else "M31"
+    damaged = damaged_frames(folder)
+
+    assert arcsecond.run("api", "add", "local", server.url).returncode == 0
+    assert arcsecond.run("api", "use", "local").returncode == 0
+    arcsecond.run("login", "--username", "obs", "--type", "upload", "--key", keys["upload_key"])
+    total = len(good) + len(damaged)
+    run = arcsecond.run("upload", str(folder), "-d", "Night", "-t", telescope["uuid"], stdin="\n")
+    output = run.stdout + run.stderr
+    assert f"uploads succeeded: {total}, skipped: 0, failed: 0" in output, output[-3000:]
+    again = arcsecond.run("upload", str(folder), "-d", "Night", "-t", telescope["uuid"], stdin="\n")
+    output = again.stdout + again.stderr
+    assert f"uploads succeeded: 0, skipped: {total}, failed: 0" in output, output[-3000:]
+
+    files = {
+        f["name"]: f
+        for f in httpx.get(server.url + "datafiles/?page_size=100", headers=api).json()["results"]
+    }
+    assert set(files) == set(good) | set(damaged)
+    observations = httpx.get(server.url + "observations/", headers=api).json()["results"]
+    calibrations = httpx.get(server.url + "calibrations/", headers=api).json()["results"]
+    names = {o["uuid"]: o["target_name"] for o in observations}
+    names |= {c["uuid"]: c["type"] for c in calibrations}
+    for name, group in good.items():
+        f = files[name]
+        assert f["header_status"] == "read" and f["night_log"], name
+        assert names[f["observation"] or f["calibration"]] == group, name
+    for name, content in damaged.items():
+        f = files[name]
+        assert f["header_status"] == "unreadable" and f["header_error"], name
+        assert f["observation"] is f["calibration"] is f["night_log"] is None, name
+        assert f["checksum"] == hashlib.sha256(content).hexdigest(), name

@@ -173,6 +173,17 @@ class Client:
             timeout=timeout,
         )
 
+    def python(self, script: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        """Run `script` with the client's own Python (its `arcsecond` module), same HOME."""
+        env = {"HOME": str(self.home), "PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
+        return subprocess.run(
+            [str(self.exe.parent / "python"), "-c", script],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+
     def config_text(self) -> str:
         files = list(self.home.rglob("config.ini"))
         return "".join(f.read_text() for f in files)
