@@ -56,7 +56,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         g.subdomain = values.pop("subdomain", None) if values else None
 
     from . import browse, cli, resources
-    from .web import auth, db, errors, multipart
+    from .web import auth, db, errors, multipart, security
 
     db.init_app(app)
     multipart.init_app(app)
@@ -64,5 +64,6 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     errors.init_app(app)
     auth.init_app(app)
     browse.init_app(app)
+    security.init_app(app)
     cli.init_app(app)
     return app

@@ -20,7 +20,14 @@ DEFAULTS: dict[str, Any] = {
     "X_ACCEL_REDIRECT": "",
     "PAGE_SIZE": 100,
     "MAX_PAGE_SIZE": 1000,
+    # True: the session cookie is always Secure. False: Secure whenever the request came
+    # over https (behind nginx, with ARCSEC_PROXY_FIX trusting X-Forwarded-Proto).
     "SESSION_COOKIE_SECURE": False,
+    # Every body but an upload's is read into memory: at most this many bytes (413 above).
+    "MAX_BODY_BYTES": 4 * 1024 * 1024,
+    # Comma-separated host names the server answers to (absolute URLs are built from the
+    # Host header); empty: any. A leading dot allows subdomains (".example.org").
+    "ALLOWED_HOSTS": "",
 }
 
 
@@ -42,6 +49,12 @@ def load(mapping: Mapping[str, Any] | None, environ: Mapping[str, str]) -> dict[
     settings["DATA_DIR"] = str(data_dir)
     settings["DATABASE"] = str(settings["DATABASE"] or data_dir / "arcsec.sqlite3")
     settings["FILES_DIR"] = str(settings["FILES_DIR"] or data_dir / "files")
+    hosts = settings["ALLOWED_HOSTS"]
+    if isinstance(hosts, str):
+        hosts = [h.strip() for h in hosts.split(",") if h.strip()]
+    settings["ALLOWED_HOSTS"] = list(hosts)
+    # Flask refuses (400) a request whose Host is not one of these, before any URL is built.
+    settings["TRUSTED_HOSTS"] = settings["ALLOWED_HOSTS"] or None
     return settings
 
 

@@ -262,3 +262,37 @@ def test_a_slow_upload_does_not_hold_up_the_api(tmp_path):
                 assert response.status_code == 200
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [
+        b"zz\r\n",  # a chunk size that is not hexadecimal
+        b"5\r\nhelloXX",  # a chunk without its CRLF
+        b"5;ext=\x01\r\nhello\r\n0\r\n\r\n",  # a control character in a chunk extension
+    ],
+)
+@pytest.mark.parametrize("kind", ["upload", "json"])
+def test_malformed_chunked_bodies_are_the_clients_error(server, chunks, kind):
+    """gunicorn's parse errors on a chunked body reach the app mid-read: a 400, not a 500."""
+    host, port = server.url.split("//")[1].rstrip("/").split(":")
+    if kind == "upload":
+        path, content_type = "datafiles/", "multipart/form-data; boundary=b"
+        key = server.upload[HEADER]
+        chunks = f"{len(b'--b'):x}\r\n--b\r\n".encode() + chunks
+    else:
+        path, content_type, key = "datasets/", "application/json", server.api[HEADER]
+    with socket.create_connection((host, int(port)), timeout=10) as sock:
+        sock.sendall(
+            (
+                f"POST /{path} HTTP/1.1\r\nHost: {host}:{port}\r\n{HEADER}: {key}\r\n"
+                f"Content-Type: {content_type}\r\nTransfer-Encoding: chunked\r\n\r\n"
+            ).encode()
+            + chunks
+        )
+        answer = sock.recv(65536).decode("latin-1")
+    status = int(answer.split(" ", 2)[1]) if answer else 0
+    assert status == 400 or answer == "", answer[:200]  # refused, or closed by gunicorn
+    assert _wait_until(lambda: _stored(server) == [])
+    assert httpx.get(server.url + "healthcheck/").status_code == 200
+    assert "Traceback" not in server.log.read_text()

@@ -34,16 +34,19 @@ def login():
     if not csrf_ok():
         return _login_page(back_to, EXPIRED_FORM, 400)
     username = request.form.get("username", "").strip()
+    # Counted per name and client address: guessing from one address slows that address
+    # only, so an attacker cannot lock the owner out of their own account.
+    throttle = f"{username}|{request.remote_addr or ''}"
     now = time.time()
-    wait = logins.retry_after(get_db(), username, now)
+    wait = logins.retry_after(get_db(), throttle, now)
     if wait:
         body, status = _login_page(back_to, TOO_MANY, 429, username)
         return body, status, {"Retry-After": str(wait)}
     account = _check_password(username, request.form.get("password", ""))
     if account is None:
-        logins.record_failure(get_db(), username, now)
+        logins.record_failure(get_db(), throttle, now)
         return _login_page(back_to, BAD_LOGIN, 401, username)
-    logins.clear(get_db(), username)
+    logins.clear(get_db(), throttle)
     session.clear()  # no state from before the login survives it (session fixation)
     session.permanent = False  # gone when the browser closes
     session["account_id"] = account["id"]

@@ -19,7 +19,8 @@ group = AppGroup("storage", help="The stored files.")
     "--stale-hours",
     default=24.0,
     show_default=True,
-    help="Age after which a temporary upload part counts as left by a crash.",
+    help="Age after which a part still held by a running upload counts as hung (a part no"
+    " upload holds is a crash's leftover at any age).",
 )
 def storage_check(delete: bool, stale_hours: float) -> None:
     """Compare the stored files with the rows; exit 1 when a row has lost its file.

@@ -9,7 +9,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any
 
-from ..domain.errors import Conflict, NotFound
+from ..domain.errors import Conflict, Invalid, NotFound
 from ..domain.ids import iso_utc, now
 from ..headers import Card, HeaderInfo
 from . import night_grouping
@@ -154,6 +154,11 @@ def create(
     except sqlite3.IntegrityError as error:
         if "datafiles.dataset_id, datafiles.name" in str(error):
             raise Conflict(DUPLICATE.format(name=stored.name, dataset=dataset["uuid"])) from error
+        if "FOREIGN KEY" in str(error):  # the dataset was deleted while the file came in
+            raise Invalid(
+                f"Dataset {dataset['uuid']} was deleted while the file was being filed.",
+                {"dataset": [f'Invalid pk "{dataset["uuid"]}" - object does not exist.']},
+            ) from error
         raise
     return get(conn, owner_id, file_id)
 

@@ -1,4 +1,5 @@
-"""Throttling password logins: failures are counted per login name, across workers."""
+"""Throttling password logins: failures are counted per key (the login page uses the name
+and the client's address), in the database, so every worker sees them."""
 
 from __future__ import annotations
 

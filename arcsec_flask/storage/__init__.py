@@ -14,6 +14,7 @@ from .local import (
     remove,
     stale_parts,
     stored_paths,
+    sweep_stale_parts,
 )
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "remove",
     "stale_parts",
     "stored_paths",
+    "sweep_stale_parts",
 ]

@@ -9,11 +9,13 @@ Storage paths are made here from random tokens; no client text is ever part of o
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import logging
 import os
 import secrets
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -43,8 +45,13 @@ class StreamingFile:
         # mkstemp makes 0600 files; stored files get the mode a plain open() would give
         # under the usual umask, so nginx's workers can send them (X-Accel-Redirect).
         os.fchmod(fd, FILE_MODE)
+        # Held while the upload runs and released by the kernel when its process dies:
+        # a part nobody holds is a crash's leftover (stale_parts), whatever its age.
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self.path = Path(name)
-        self.file = os.fdopen(fd, "w+b")
+        # Unbuffered: a full disk fails the write that filled it (a 507 the client
+        # sees), never a flush at close time, after the answer was built.
+        self.file = os.fdopen(fd, "w+b", buffering=0)
         self._sha256 = hashlib.sha256()
         self.size = 0
         self.placed = False
@@ -53,7 +60,10 @@ class StreamingFile:
         self._sha256.update(data)
         self.size += len(data)
         try:
-            return self.file.write(data)
+            view, written = memoryview(data), 0
+            while written < len(view):  # an unbuffered write may be short
+                written += self.file.write(view[written:]) or 0
+            return written
         except OSError as error:
             if error.errno in (errno.ENOSPC, errno.EDQUOT):
                 raise StorageFull() from error
@@ -68,7 +78,6 @@ class StreamingFile:
 
     def finish(self) -> None:
         """Flush to disk: after this the bytes survive a power cut."""
-        self.file.flush()
         os.fsync(self.file.fileno())
 
     def place(self, files_dir: str | os.PathLike, relative: str) -> Path:
@@ -81,7 +90,11 @@ class StreamingFile:
         return target
 
     def discard(self) -> None:
-        self.file.close()
+        """Close the file (releasing its lock) and, unless it was placed, remove it."""
+        try:
+            self.file.close()
+        except OSError:
+            log.warning("Closing upload part %s failed", self.path, exc_info=True)
         if not self.placed:
             self.path.unlink(missing_ok=True)
 
@@ -125,12 +138,38 @@ def stored_paths(files_dir: str | os.PathLike) -> set[str]:
     }
 
 
-def stale_parts(files_dir: str | os.PathLike, older_than_s: float) -> list[Path]:
-    """Temporary upload parts untouched for `older_than_s` seconds: left by a crash."""
-    import time
-
-    cutoff = time.time() - older_than_s
+def stale_parts(files_dir: str | os.PathLike, older_than_s: float | None = None) -> list[Path]:
+    """Temporary upload parts left behind: those no running upload holds (a killed worker's
+    lock is gone with it), and, with `older_than_s`, those untouched that long (a hung one)."""
+    cutoff = time.time() - older_than_s if older_than_s is not None else None
     directory = Path(files_dir) / TMP
     if not directory.is_dir():
         return []
-    return sorted(p for p in directory.iterdir() if p.is_file() and p.stat().st_mtime < cutoff)
+    found = []
+    for part in sorted(p for p in directory.iterdir() if p.is_file()):
+        try:
+            if not _held(part) or (cutoff is not None and part.stat().st_mtime < cutoff):
+                found.append(part)
+        except FileNotFoundError:  # finished or discarded meanwhile
+            continue
+    return found
+
+
+def sweep_stale_parts(files_dir: str | os.PathLike) -> int:
+    """Remove the parts no running upload holds (at start-up); returns how many."""
+    removed = 0
+    for part in stale_parts(files_dir):
+        part.unlink(missing_ok=True)
+        removed += 1
+    return removed
+
+
+def _held(part: Path) -> bool:
+    fd = os.open(part, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the lock taken just now, if any
+    return False

@@ -1,0 +1,135 @@
+"""What an attacker without a key, a slow network and a full disk do (issue: hardening)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+
+from arcsec_flask import create_app
+from arcsec_flask.storage import StreamingFile, sweep_stale_parts
+from tests.test_browse import csrf_token
+
+
+@pytest.mark.parametrize("path", ["/auth/key/verify/", "/datasets/"])
+def test_large_json_bodies_are_refused_before_reading(client, alice, path):
+    body = b'{"name": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+    response = client.post(path, data=body, content_type="application/json", headers=alice.api)
+    assert response.status_code == 413 and response.json["detail"]
+    assert client.get("/datasets/", headers=alice.api).json["count"] == 0
+
+
+def test_large_forms_to_the_login_page_are_refused(client):
+    body = "username=" + "x" * (5 * 1024 * 1024)
+    response = client.post(
+        "/auth/login/", data=body, content_type="application/x-www-form-urlencoded"
+    )
+    assert response.status_code == 413
+
+
+def test_uploads_are_not_capped(client, alice, app):
+    app.config["MAX_BODY_BYTES"] = 1024  # far below the upload
+    dataset = client.post("/datasets/", json={"name": "d"}, headers=alice.api).json
+    content = b"y" * 100_000
+    data = {"dataset": dataset["uuid"], "file": (io.BytesIO(content), "big.txt")}
+    response = client.post("/datafiles/", data=data, headers=alice.upload)
+    assert response.status_code == 201 and response.json["size"] == len(content)
+
+
+@pytest.mark.parametrize("path", ["/", "/datasets/", "/docs/", "/auth/login/", "/nowhere/"])
+def test_security_headers_on_every_answer(client, alice, path):
+    response = client.get(path, headers={**alice.api, "Accept": "text/html"})
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["X-Frame-Options"] == "DENY"
+    csp = response.headers["Content-Security-Policy"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert ("'unsafe-inline'" in csp.split("script-src")[1].split(";")[0]) == (path == "/docs/")
+
+
+def test_downloads_carry_the_headers_too(client, alice):
+    dataset = client.post("/datasets/", json={"name": "d"}, headers=alice.api).json
+    page = b"<html><script>alert(1)</script></html>"
+    data = {"dataset": dataset["uuid"], "file": (io.BytesIO(page), "page.html")}
+    stored = client.post("/datafiles/", data=data, headers=alice.upload).json
+    with client.get(f"/datafiles/{stored['id']}/file/", headers=alice.api) as response:
+        assert response.headers["X-Content-Type-Options"] == "nosniff"
+        assert "attachment" in response.headers["Content-Disposition"]
+        assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+def _login(client, secure: bool):
+    base = "https://localhost" if secure else "http://localhost"
+    client.get("/auth/login/", base_url=base)
+    return client.post(
+        "/auth/login/",
+        base_url=base,
+        data={"username": "carol", "password": "pw", "csrf_token": csrf_token(client)},
+    )
+
+
+def test_session_cookie_is_secure_over_https(app, client, make_user):
+    from werkzeug.security import generate_password_hash
+
+    make_user("carol", password_hash=generate_password_hash("pw"))
+    over_https = _login(client, secure=True)
+    assert over_https.status_code == 303
+    assert "Secure" in over_https.headers["Set-Cookie"]
+    plain = _login(app.test_client(), secure=False)
+    assert plain.status_code == 303 and "Secure" not in plain.headers["Set-Cookie"]
+
+
+def test_only_allowed_hosts_make_urls(tmp_path):
+    app = create_app(
+        {"DATA_DIR": str(tmp_path), "TESTING": True, "ALLOWED_HOSTS": "obs.example.org"}
+    )
+    client = app.test_client()
+    assert client.get("/", base_url="http://obs.example.org").status_code == 200
+    evil = client.get("/", base_url="http://evil.example")
+    assert evil.status_code == 400 and "http://evil.example" not in evil.text
+
+
+def test_a_guesser_does_not_lock_the_owner_out(client, make_user):
+    from werkzeug.security import generate_password_hash
+
+    make_user("carol", password_hash=generate_password_hash("pw"))
+    attacker = {"REMOTE_ADDR": "203.0.113.9"}
+    client.get("/auth/login/")
+    token = csrf_token(client)
+    for _ in range(10):
+        wrong = {"username": "carol", "password": "guess", "csrf_token": token}
+        assert client.post("/auth/login/", data=wrong, environ_base=attacker).status_code == 401
+    right = {"username": "carol", "password": "pw", "csrf_token": token}
+    assert client.post("/auth/login/", data=right, environ_base=attacker).status_code == 429
+    owner = {"REMOTE_ADDR": "198.51.100.7"}
+    assert client.post("/auth/login/", data=right, environ_base=owner).status_code == 303
+
+
+def test_crash_leftovers_are_swept_at_start_running_uploads_are_not(tmp_path):
+    files_dir = tmp_path / "data" / "files"
+    running = StreamingFile(files_dir)  # held: an upload in progress
+    leftover = files_dir / ".tmp" / "upload-killed.part"  # nobody holds it: a crash's
+    leftover.write_bytes(b"x" * 1000)
+    create_app({"DATA_DIR": str(tmp_path / "data")})
+    assert not leftover.exists() and running.path.exists()
+    assert sweep_stale_parts(files_dir) == 0
+    running.discard()
+
+
+def test_a_dataset_deleted_while_its_file_is_filed_is_a_400(client, alice, db):
+    """The race a deleter wins between an upload's checks and its insert: the insert finds
+    the dataset gone and answers as the missing dataset it is, never a 500."""
+    from arcsec_flask.domain.errors import Invalid
+    from arcsec_flask.headers import HeaderInfo
+    from arcsec_flask.repo import datafiles, datasets
+
+    made = client.post("/datasets/", json={"name": "d"}, headers=alice.api).json
+    dataset = datasets.writable(db, alice.account["owner_id"], made["uuid"])  # checks passed
+    assert client.delete(f"/datasets/{made['uuid']}/", headers=alice.api).status_code == 204
+    stored = datafiles.StoredFile("z.txt", f"{made['uuid']}/0123", 1, "0" * 64)
+    with pytest.raises(Invalid) as raised:
+        datafiles.create(
+            db, alice.account["owner_id"], dataset, stored, HeaderInfo("other", None), {}
+        )
+    assert "dataset" in raised.value.errors
+    assert json.loads(client.get("/datafiles/", headers=alice.api).data)["count"] == 0
