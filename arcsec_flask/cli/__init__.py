@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from flask.cli import FlaskGroup
 
-from . import accounts, storage
+from . import accounts, backup, storage
 
 
 def init_app(app: Flask) -> None:
@@ -14,6 +14,8 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(accounts.orgs)
     app.cli.add_command(accounts.bootstrap)
     app.cli.add_command(storage.group)
+    app.cli.add_command(backup.backup_command)
+    app.cli.add_command(backup.restore_command)
 
 
 def main() -> None:
