@@ -145,7 +145,7 @@ def backup(
             "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "with_files": with_files,
             # Resolved: `previous` is often a `latest` symlink, moved on by the next night.
-            "previous": str(Path(previous).resolve()) if earlier is not None else None,
+            "previous": str(previous.resolve()) if previous is not None and earlier else None,
             "database_bytes": (work / DATABASE).stat().st_size,
             "database_sha256": _hash(work / DATABASE)[1],
             "schema_version": schema_version,
