@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from flask.cli import FlaskGroup
 
-from . import accounts, backup, storage
+from . import accounts, backup, ingest, storage
 
 
 def init_app(app: Flask) -> None:
@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(storage.group)
     app.cli.add_command(backup.backup_command)
     app.cli.add_command(backup.restore_command)
+    app.cli.add_command(ingest.ingest_command)
 
 
 def main() -> None:

@@ -105,6 +105,15 @@ def header(conn: sqlite3.Connection, owner_id: int, file_id: int) -> list[dict[s
     return json.loads(r["header"])
 
 
+def by_name(conn: sqlite3.Connection, dataset_id: int, name: str) -> dict[str, Any] | None:
+    """The size and checksum of the dataset's file of that name, if there is one."""
+    found = conn.execute(
+        "SELECT id, size, checksum FROM datafiles WHERE dataset_id = ? AND name = ?",
+        (dataset_id, name),
+    ).fetchone()
+    return dict(found) if found else None
+
+
 def check_name_free(conn: sqlite3.Connection, dataset: dict[str, Any], name: str) -> None:
     """Conflict when the dataset already holds a file of that name (checked early, before
     any header is read; insert checks again, atomically)."""

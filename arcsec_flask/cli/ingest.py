@@ -1,0 +1,108 @@
+"""`ingest FOLDER`: import frames already on disk through the upload's own code."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from tqdm import tqdm
+
+from ..domain.errors import ArcsecError
+from ..domain.ids import canonical_uuid
+from ..repo import accounts, datasets, organisations
+from ..services import ingest
+from .common import database
+
+
+@click.command("ingest")
+@with_appcontext
+@click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--dataset", "dataset_ref", required=True, help="Dataset name (made if new) or UUID.")
+@click.option("--telescope", default=None, help="Telescope UUID for a new dataset.")
+@click.option("--user", "username", default=None, help="Owner: this account.")
+@click.option("--org", "subdomain", default=None, help="Owner: this organisation.")
+@click.option("--copy", "mode", flag_value="copy", default=True, help="Copy the files (default).")
+@click.option("--link", "mode", flag_value="link", help="Hard-link them (a copy across disks).")
+@click.option("--jobs", default=4, show_default=True, help="Header readers in parallel.")
+def ingest_command(
+    folder: Path,
+    dataset_ref: str,
+    telescope: str | None,
+    username: str | None,
+    subdomain: str | None,
+    mode: str,
+    jobs: int,
+) -> None:
+    """Import a folder tree; a re-run imports nothing twice. Exit 1 if a file was refused."""
+    if (username is None) == (subdomain is None):
+        raise click.UsageError("Give exactly one owner: --user USER or --org SUBDOMAIN.")
+    paths = ingest.files_under(folder)
+    with database() as conn:
+        owner_id = _owner(conn, username, subdomain)
+        dataset = _dataset(conn, owner_id, dataset_ref, telescope)
+        bar = tqdm(
+            total=sum(p.stat().st_size for p in paths),
+            unit="B",
+            unit_scale=True,
+            desc=f"{len(paths)} files",
+            file=sys.stderr,
+            disable=None,  # no bar when stderr is not a terminal
+        )
+        try:
+            summary = ingest.ingest_folder(
+                conn,
+                current_app.config["FILES_DIR"],
+                owner_id,
+                dataset,
+                folder,
+                mode="link" if mode == "link" else "copy",
+                jobs=jobs,
+                progress=lambda _path, size: bar.update(size),
+            )
+        except KeyboardInterrupt:
+            bar.close()
+            click.echo("Interrupted: the files filed so far are kept; run again to resume.")
+            raise SystemExit(130) from None
+        bar.close()
+    counts = summary.as_dict()
+    click.echo(
+        f"imported: {counts['imported']}, already present: {counts['skipped_present']},"
+        f" flagged unreadable: {counts['flagged_unreadable']}, refused: {counts['refused']}"
+    )
+    for path, reason in summary.refused:
+        click.echo(f"refused: {path}: {reason}")
+    if summary.refused:
+        raise SystemExit(1)
+
+
+def _owner(conn, username: str | None, subdomain: str | None) -> int:
+    if username is not None:
+        account = accounts.get_by_username(conn, username)
+        if account is None:
+            raise click.ClickException(f"No user '{username}'.")
+        return account["owner_id"]
+    org = organisations.get(conn, subdomain or "")
+    if org is None:
+        raise click.ClickException(f"No organisation '{subdomain}'.")
+    return org["owner_id"]
+
+
+def _dataset(conn, owner_id: int, ref: str, telescope: str | None) -> dict:
+    if canonical_uuid(ref.lower()):
+        try:
+            return datasets.writable(conn, owner_id, ref.lower())
+        except ArcsecError as error:
+            raise click.ClickException(f"No dataset {ref} of this owner.") from error
+    _count, found = datasets.list_(conn, owner_id, {"name": ref}, 2, 0)
+    if len(found) > 1:
+        raise click.ClickException(f"Several datasets are named '{ref}': give its UUID.")
+    if found:
+        return {"id": found[0]["id"], "uuid": found[0]["uuid"]}
+    try:
+        made = datasets.create(conn, owner_id, {"name": ref, "telescope": telescope})
+    except ArcsecError as error:
+        raise click.ClickException(error.detail) from error
+    return {"id": made["id"], "uuid": made["uuid"]}

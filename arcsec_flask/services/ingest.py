@@ -1,0 +1,201 @@
+"""Ingesting a folder tree already on disk: the upload use case, file by file, without HTTP.
+
+Every file goes the way an upload goes (services/uploads.py): the same base-name rule, the
+same header reading (a file whose header cannot be read is kept and flagged), the same
+duplicates rule, the same rows and night logs. What differs: headers are read by a pool of
+threads while the rows of many files are written in one transaction, and a file is either
+copied (hashed on the way, fsynced, renamed into place) or hard-linked into the storage
+folder (`link`; a copy where the link cannot be made, e.g. across file systems).
+
+A re-run imports nothing twice: a file whose name is taken in the dataset by a file of the
+same size and checksum is "already present" (skipped); by a different file, it is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .. import storage
+from ..domain.errors import ArcsecError
+from ..domain.names import base_name
+from ..headers import HeaderError, HeaderInfo, read_header
+from ..repo import datafiles
+from ..repo.sqlite import transaction
+from .uploads import unreadable
+
+Mode = Literal["copy", "link"]
+BATCH = 200  # rows a transaction: few fsyncs of the database, short write locks
+CHUNK = 1024 * 1024
+
+
+@dataclass
+class Summary:
+    imported: int = 0
+    present: int = 0
+    unreadable: int = 0
+    bytes: int = 0
+    refused: list[tuple[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "imported": self.imported,
+            "skipped_present": self.present,
+            "flagged_unreadable": self.unreadable,
+            "refused": len(self.refused),
+            "bytes": self.bytes,
+        }
+
+
+@dataclass(frozen=True)
+class _Read:
+    path: Path
+    name: str
+    info: HeaderInfo
+    problem: str | None
+
+
+def files_under(folder: Path) -> list[Path]:
+    """Every regular file under `folder`, in a stable order (hidden ones left out)."""
+    found = []
+    for root, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        found += [Path(root) / n for n in sorted(names) if not n.startswith(".")]
+    return [p for p in found if p.is_file() and not p.is_symlink()]
+
+
+def ingest_folder(
+    conn: sqlite3.Connection,
+    files_dir: str | Path,
+    owner_id: int,
+    dataset: dict[str, Any],
+    folder: Path,
+    mode: Mode = "copy",
+    jobs: int = 4,
+    progress: Callable[[Path, int], None] | None = None,
+) -> Summary:
+    """Import every file under `folder` into `dataset` ({"id", "uuid"} of the owner's)."""
+    summary = Summary()
+    paths = files_under(folder)
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        batch: list[_Read] = []
+        for read in pool.map(_read, paths):
+            if isinstance(read, tuple):  # (path, reason): refused before reading
+                summary.refused.append((str(read[0]), read[1]))
+                if progress:
+                    progress(read[0], 0)
+                continue
+            batch.append(read)
+            if len(batch) >= BATCH:
+                _file_batch(conn, files_dir, owner_id, dataset, batch, mode, summary, progress)
+                batch = []
+        _file_batch(conn, files_dir, owner_id, dataset, batch, mode, summary, progress)
+    return summary
+
+
+def _read(path: Path) -> _Read | tuple[Path, str]:
+    try:
+        name = base_name(path.name)
+    except ArcsecError as error:
+        return path, error.detail
+    try:
+        return _Read(path, name, read_header(path, name), None)
+    except HeaderError as error:
+        return _Read(path, name, unreadable(name), str(error))
+    except OSError as error:
+        return path, f"cannot be read: {error.strerror or error}"
+
+
+def _file_batch(
+    conn: sqlite3.Connection,
+    files_dir: str | Path,
+    owner_id: int,
+    dataset: dict[str, Any],
+    batch: list[_Read],
+    mode: Mode,
+    summary: Summary,
+    progress: Callable[[Path, int], None] | None,
+) -> None:
+    placed: list[str] = []
+    try:
+        with transaction(conn):
+            for read in batch:
+                size = read.path.stat().st_size
+                outcome = _file_one(conn, files_dir, owner_id, dataset, read, mode, placed)
+                if outcome == "imported":
+                    summary.imported += 1
+                    summary.bytes += size
+                    summary.unreadable += read.problem is not None
+                elif outcome == "present":
+                    summary.present += 1
+                else:
+                    summary.refused.append((str(read.path), outcome))
+                if progress:
+                    progress(read.path, size)
+    except BaseException:
+        storage.remove(files_dir, placed)  # their rows were rolled back: no orphans
+        raise
+
+
+def _file_one(
+    conn: sqlite3.Connection,
+    files_dir: str | Path,
+    owner_id: int,
+    dataset: dict[str, Any],
+    read: _Read,
+    mode: Mode,
+    placed: list[str],
+) -> str:
+    existing = datafiles.by_name(conn, dataset["id"], read.name)
+    if existing is not None:
+        size, checksum = _digest(read.path)
+        if (existing["size"], existing["checksum"]) == (size, checksum):
+            return "present"
+        return f"the dataset already holds another file named '{read.name}'"
+    relative = storage.new_relative_path(dataset["uuid"])
+    size, checksum = _place(read.path, Path(files_dir), relative, mode)
+    placed.append(relative)
+    stored = datafiles.StoredFile(read.name, relative, size, checksum)
+    datafiles.create(conn, owner_id, dataset, stored, read.info, {}, read.problem)
+    return "imported"
+
+
+def _place(source: Path, files_dir: Path, relative: str, mode: Mode) -> tuple[int, str]:
+    """Put `source` at `relative` in the storage folder; its size and sha256."""
+    if mode == "link":
+        target = files_dir / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source, target)
+            return _digest(target)
+        except OSError:  # another file system, or links not allowed: copy instead
+            target.unlink(missing_ok=True)
+    part = storage.StreamingFile(files_dir)
+    try:
+        with source.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(CHUNK), b""):
+                part.write(chunk)
+        part.finish()
+        part.place(files_dir, relative)
+        return part.size, part.checksum
+    finally:
+        part.discard()
+
+
+def _digest(path: Path) -> tuple[int, str]:
+    sha, size = hashlib.sha256(), 0
+    with path.open("rb") as handle:
+        for chunk in _chunks(handle):
+            sha.update(chunk)
+            size += len(chunk)
+    return size, sha.hexdigest()
+
+
+def _chunks(handle: Any) -> Iterator[bytes]:
+    return iter(lambda: handle.read(CHUNK), b"")
