@@ -64,13 +64,7 @@ def test_ingest_then_resume(app, client, alice, archive, mode):
     assert files["log.txt"]["header_status"] == "none"
     nights = {n["date"] for n in client.get("/nightlogs/", headers=alice.api).json["results"]}
     assert nights == {"2024-03-01", "2024-03-02"}
-    stored = sorted(
-        p
-        for p in (
-            app.config["FILES_DIR"] and __import__("pathlib").Path(app.config["FILES_DIR"])
-        ).rglob("*")
-        if p.is_file()
-    )
+    stored = [p for p in Path(app.config["FILES_DIR"]).rglob("*") if p.is_file()]
     linked = [p for p in stored if os.stat(p).st_nlink > 1]
     assert (len(linked) == 5) == (mode == "--link")
     again = _ingest(app, archive, "--dataset", "Archive", "--user", "alice", mode)
