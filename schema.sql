@@ -166,3 +166,66 @@ CREATE TABLE IF NOT EXISTS datafiles (
 CREATE INDEX IF NOT EXISTS datafiles_night_log ON datafiles(night_log_id);
 CREATE INDEX IF NOT EXISTS datafiles_observation ON datafiles(observation_id);
 CREATE INDEX IF NOT EXISTS datafiles_calibration ON datafiles(calibration_id);
+
+-- A data package: datasets handed over together, downloaded as one streamed zip.
+CREATE TABLE IF NOT EXISTS datapackages (
+    id INTEGER PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE,
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    is_public INTEGER NOT NULL DEFAULT 0,
+    creation_date TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS datapackages_owner ON datapackages(owner_id, id);
+CREATE INDEX IF NOT EXISTS datapackages_public ON datapackages(is_public, id);
+
+CREATE TABLE IF NOT EXISTS datapackage_datasets (
+    datapackage_id INTEGER NOT NULL REFERENCES datapackages(id) ON DELETE CASCADE,
+    dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (datapackage_id, dataset_id)
+);
+CREATE INDEX IF NOT EXISTS datapackage_datasets_dataset ON datapackage_datasets(dataset_id);
+
+-- Targets of observation. observations_count matches observations on the target name
+-- lower-case without spaces (repo/targets.py), which observations_target_key serves;
+-- target_name last makes it covering, without which the planner prefers observations_group.
+CREATE TABLE IF NOT EXISTS targets (
+    id INTEGER PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE,
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    name TEXT NOT NULL,
+    identifier TEXT NOT NULL DEFAULT '',
+    target_class TEXT NOT NULL DEFAULT 'AstronomicalObject' CHECK (target_class IN (
+        'AstronomicalObject', 'Exoplanet', 'StandardStar', 'SolarSystemPlanet', 'SmallBody',
+        'Microlensing', 'Transient'
+    )),
+    right_ascension REAL,
+    declination REAL,
+    mode TEXT NOT NULL DEFAULT '',
+    notes TEXT NOT NULL DEFAULT '',
+    tags TEXT NOT NULL DEFAULT '[]',
+    creation_date TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS targets_owner ON targets(owner_id, id);
+CREATE INDEX IF NOT EXISTS observations_target_key
+    ON observations(owner_id, lower(replace(target_name, ' ', '')), target_name);
+
+CREATE TABLE IF NOT EXISTS target_lists (
+    id INTEGER PRIMARY KEY,
+    uuid TEXT NOT NULL UNIQUE,
+    owner_id INTEGER NOT NULL REFERENCES owners(id),
+    name TEXT NOT NULL,
+    description TEXT NOT NULL DEFAULT '',
+    creation_date TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS target_lists_owner ON target_lists(owner_id, id);
+
+CREATE TABLE IF NOT EXISTS target_list_items (
+    target_list_id INTEGER NOT NULL REFERENCES target_lists(id) ON DELETE CASCADE,
+    target_id INTEGER NOT NULL REFERENCES targets(id) ON DELETE CASCADE,
+    position INTEGER NOT NULL,
+    PRIMARY KEY (target_list_id, target_id)
+);
+CREATE INDEX IF NOT EXISTS target_list_items_target ON target_list_items(target_id);

@@ -17,6 +17,9 @@ RESOURCES = (
     "nightlogs",
     "observations",
     "calibrations",
+    "datapackages",
+    "targets",
+    "targetlists",
 )
 # Routes that are never under a portal.
 TOP_LEVEL = ("auth", "organisations", "profiles", "healthcheck", "docs", "openapi.json", "static")

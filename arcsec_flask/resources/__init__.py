@@ -10,6 +10,7 @@ from . import (
     authkeys,
     calibrations,
     datafiles,
+    datapackages,
     datasets,
     members,
     nightlogs,
@@ -18,6 +19,8 @@ from . import (
     profiles,
     root,
     sites,
+    targetlists,
+    targets,
     telescopes,
 )
 from .blueprint import register
@@ -50,6 +53,9 @@ def init_app(app: Flask) -> Api:
     register(api, nightlogs.blp, "nightlogs")
     register(api, observations.blp, "observations")
     register(api, calibrations.blp, "calibrations")
+    register(api, datapackages.blp, "datapackages")
+    register(api, targets.blp, "targets")
+    register(api, targetlists.blp, "targetlists")
     register(api, members.blp, "members", personal=False)  # portal form only
     _serve_docs_assets(app)
     return api

@@ -23,6 +23,7 @@ HEADER = "X-Arcsecond-API-Authorization"
 class Rule:
     upload_key: bool  # may the upload key do it?
     role: str  # least organisation role on portal routes
+    anonymous: bool = False  # may a caller without a key do it (on public objects only)?
 
 
 READ = Rule(upload_key=True, role="visitor")
@@ -44,9 +45,16 @@ ACCESS: dict[str, dict[str, Rule]] = {
     "datasets": {**CRUD_MEMBER, "POST": UPLOAD},
     "datafiles": {**CRUD_MEMBER, "POST": UPLOAD},
     "datafiles.DataFileContent": {"GET": FULL_READ},
+    # Public packages are listed, read and downloaded without a key (docs/API.md §6).
+    "datapackages": {**CRUD_MEMBER, "GET": Rule(upload_key=True, role="visitor", anonymous=True)},
+    "datapackages.DataPackageArchive": {
+        "GET": Rule(upload_key=False, role="visitor", anonymous=True)
+    },
     "nightlogs": CRUD_MEMBER,
     "observations": CRUD_MEMBER,
     "calibrations": CRUD_MEMBER,
+    "targets": CRUD_MEMBER,
+    "targetlists": CRUD_MEMBER,
     # Members read the list, admins write it; never the upload key (docs/API.md §3).
     "members": {
         "GET": Rule(upload_key=False, role="member"),
@@ -95,6 +103,9 @@ def check_access() -> None:
         if request.blueprint and request.method in request.url_rule.methods:
             raise PermissionDenied("This route has no access rule.")  # fail closed
         return  # a 405 follows
+    if rule.anonymous and request.headers.get(HEADER) is None and not session.get("account_id"):
+        _as_anonymous()
+        return
     account, scope = authenticate()
     g.account, g.scope = account, scope
     if scope == "upload" and not rule.upload_key:
@@ -112,6 +123,18 @@ def check_access() -> None:
     if organisations.RANK[role] < organisations.RANK[rule.role]:
         raise PermissionDenied(f"Your role '{role}' does not allow this action.")
     g.owner_id, g.organisation, g.role = org["owner_id"], org, role
+
+
+def _as_anonymous() -> None:
+    """No key, on a route that shows public objects: g.owner_id is the portal's owner, or
+    None (every owner's public objects); the repo shows public objects only."""
+    g.scope = "anonymous"
+    g.owner_id = None
+    if g.subdomain is not None:
+        org = organisations.get(get_db(), g.subdomain)
+        if org is None:
+            raise NotFound()
+        g.owner_id, g.organisation = org["owner_id"], org
 
 
 def init_app(app: Flask) -> None:
