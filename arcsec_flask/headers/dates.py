@@ -1,83 +1,81 @@
-"""The observation time of a header, as an aware UTC datetime.
+"""The observation time of a header, as an aware UTC datetime, and the keyword it came from.
 
-`values` maps upper-case card keys to card values. Sources, in decreasing trust: DATE-OBS
-(with TIME-OBS, UT or UTSTART when it holds a date alone), the XISF Observation:Time:Start
-property, DATE-BEG, MJD-OBS, JD, DATE-AVG less half the exposure, the date alone of DATE-OBS,
-and DATE (usually when the file was written). DATE-LOC has no offset and is not guessed at.
-Times without an offset are UTC; a value that cannot be read is skipped, never raised.
+Sources, in decreasing trust (the first that gives a time wins):
+DATE-OBS, then DATE_OBS (a timestamp, or a date alone with TIME-OBS / UT / UTSTART...),
+the XISF Observation:Time:Start property, DATE-BEG, MJD-OBS / MJD_OBS, JD (values above
+2,400,000 are Julian dates), JD-OBS, DATE-AVG less half the exposure, other dates with a time
+of day (JCMT's UTDATE + UTSTART, UKIRT's IDATE + RUTSTART), then a date alone in DATE-OBS or
+DATE_OBS (at the time of DATE when DATE is a timestamp of that same day, else at midnight),
+and DATE last of all (usually when the file was written).
+
+DATE-LOC is never used: it is the local wall clock with no offset, and the header layer does
+not know the site's time zone. Turning it into UTC would be a guess, and a wrong date is worse
+than none (it files the frame under the wrong night).
+
+Times are in the scale TIMESYS names (UTC when absent) and are converted to UTC; DATE is UTC by
+the FITS standard whatever TIMESYS says. A value that cannot be read is skipped, never raised.
 """
 
-import math
-import re
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
 
-from .model import CardValue
+from .datetext import at, parse_datetime, parse_day, parse_time_of_day, parse_timestamp
+from .model import Card, CardValue
+from .timescales import to_utc
+from .values import HeaderValues, number_of
 
 MJD_EPOCH = datetime(1858, 11, 17, tzinfo=UTC)
 JD_MJD_OFFSET = 2_400_000.5
 JD_ABOVE = 2_400_000  # day numbers above this are Julian dates, below modified Julian dates
-ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
-OLD_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{2})")  # dd/mm/yy, 19yy (FITS before 2000)
-TIME = re.compile(r"(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d*))?)?")
-ZONE = re.compile(r"Z|([+-])(\d{2})(?::?(\d{2}))?")
-TIMESTAMP = re.compile(
-    rf"(?P<date>{ISO_DATE.pattern})[T ](?P<time>{TIME.pattern})\s*(?P<zone>{ZONE.pattern})?"
+DATE_KEYS = ("DATE-OBS", "DATE_OBS")
+TIME_KEYS: tuple[str, ...] = (
+    "TIME-OBS",
+    "TIME_OBS",
+    "UT",
+    "UTSTART",
+    "UT-START",
+    "UT_START",
+    "UTC-OBS",
 )
-TIME_KEYS = ("TIME-OBS", "UT", "UTSTART")
-EXPOSURE_KEYS = ("EXPTIME", "EXPOSURE", "EXP")
+TIME_KEYS += ("RUTSTART",)
+DAY_NUMBER_KEYS = ("MJD-OBS", "MJD_OBS", "JD", "JD-OBS")
+# Dates of observation under other names, used with a time of day only.
+OTHER_DATE_KEYS = ("UTDATE", "UT-DATE", "UT_DATE", "IDATE")
+EXPOSURE_FOR_AVERAGE = ("EXPTIME", "EXPOSURE", "EXP", "EXP_TIME", "XPOSURE")
+
+Found = tuple[datetime, str]
+# Sources named as their writers spell them (card keys are upper-cased when read).
+LABELS = {"OBSERVATION:TIME:START": "Observation:Time:Start"}
 
 
-def observation_time(values: Mapping[str, CardValue]) -> datetime | None:
-    """When the observation started, in UTC, or None when no source says."""
-    sources: tuple[Callable[[Mapping[str, CardValue]], datetime | None], ...] = (
-        _date_obs,
-        lambda v: parse_timestamp(v.get("OBSERVATION:TIME:START")),
-        lambda v: parse_timestamp(v.get("DATE-BEG")),
-        lambda v: from_day_number(v.get("MJD-OBS")),
-        lambda v: from_day_number(v.get("JD")),
+def observation_start(values: HeaderValues) -> Found | None:
+    """(UTC start of the observation, keyword it came from), or None when no source says."""
+    timesys = values.text("TIMESYS")
+    sources: tuple[Callable[[HeaderValues], Found | None], ...] = (
+        lambda v: _dated(v, ("DATE-OBS",)),
+        lambda v: _dated(v, ("DATE_OBS",)),
+        lambda v: v.first(("OBSERVATION:TIME:START", "DATE-BEG"), _timestamp),
+        lambda v: v.first(DAY_NUMBER_KEYS, _day_number),
         _date_avg,
-        lambda v: _midnight(parse_day(v.get("DATE-OBS"))),
-        lambda v: parse_timestamp(v.get("DATE")) or _midnight(parse_day(v.get("DATE"))),
+        lambda v: _dated(v, OTHER_DATE_KEYS),
     )
     for source in sources:
         found = source(values)
         if found is not None:
-            return found
-    return None
+            return to_utc(found[0], timesys), LABELS.get(found[1], found[1])
+    return _date_alone(values)
 
 
-def parse_timestamp(value: CardValue) -> datetime | None:
-    """`2020-05-30T00:22:49.0968820` (digits past microseconds dropped), `...Z`, `...+00:00`."""
-    match = TIMESTAMP.fullmatch(value.strip()) if isinstance(value, str) else None
-    if not match:
-        return None
-    day = parse_day(match["date"])
-    offset = _offset(match["zone"])
-    return _at(day, match["time"], offset)
-
-
-def parse_day(value: CardValue) -> date | None:
-    """The date of a date alone: `2020-05-30` or the old `30/05/98` (meaning 1998)."""
-    if not isinstance(value, str):
-        return None
-    text = value.strip()
-    iso = ISO_DATE.fullmatch(text)
-    old = OLD_DATE.fullmatch(text)
-    try:
-        if iso:
-            return date(int(iso[1]), int(iso[2]), int(iso[3]))
-        if old:
-            return date(1900 + int(old[3]), int(old[2]), int(old[1]))
-    except ValueError:
-        return None
-    return None
+def observation_time(values: Mapping[str, CardValue] | HeaderValues) -> datetime | None:
+    """The UTC start of the observation alone (see `observation_start`)."""
+    found = observation_start(HeaderValues.of(values))
+    return found[0] if found else None
 
 
 def from_day_number(value: CardValue) -> datetime | None:
     """A modified Julian date, or a Julian date (above 2,400,000)."""
-    number = _number(value)
-    if number is None:
+    number = number_of(Card("", value, ""))
+    if number is None or number < 0:
         return None
     mjd = number - JD_MJD_OFFSET if number > JD_ABOVE else number
     if mjd <= 0:  # 0 and -1 are common placeholders for "unknown"
@@ -88,78 +86,67 @@ def from_day_number(value: CardValue) -> datetime | None:
         return None
 
 
-def _date_obs(values: Mapping[str, CardValue]) -> datetime | None:
-    text = values.get("DATE-OBS")
-    found = parse_timestamp(text)
-    if found is not None or not isinstance(text, str):
-        return found
-    day = parse_day(text)
-    if day is None:
-        return None
-    for key in TIME_KEYS:
-        time = values.get(key)
-        if isinstance(time, str) and TIME.fullmatch(time.strip()):
-            found = _at(day, time.strip(), timedelta(0))
-            if found is not None:
-                return found
+def _timestamp(card: Card) -> datetime | None:
+    return parse_timestamp(card.value)
+
+
+def _day_number(card: Card) -> datetime | None:
+    return from_day_number(card.value)
+
+
+def _dated(values: HeaderValues, keys: tuple[str, ...]) -> Found | None:
+    """A timestamp in one of `keys`, or a date alone there with a time of day in TIME_KEYS."""
+    for key in keys:
+        for card in values.cards(key):
+            parsed = _date_value(card)
+            if parsed is None:
+                continue
+            day, clock = parsed
+            clock = clock if clock is not None else _time_of_day(values)
+            if clock is not None:
+                found = at(day, clock)
+                if found is not None:
+                    return found, key
     return None
 
 
-def _date_avg(values: Mapping[str, CardValue]) -> datetime | None:
-    middle = parse_timestamp(values.get("DATE-AVG"))
+def _date_value(card: Card) -> tuple[date, timedelta | None] | None:
+    value = card.value
+    if isinstance(value, int) and not isinstance(value, bool) and 10_000_000 < value < 99_999_999:
+        value = str(value)  # IDATE = 19980217
+    return parse_datetime(value)
+
+
+def _time_of_day(values: HeaderValues) -> timedelta | None:
+    found = values.first(TIME_KEYS, lambda card: parse_time_of_day(card.value))
+    return found[0] if found else None
+
+
+def _date_avg(values: HeaderValues) -> Found | None:
+    middle = values.value("DATE-AVG", _timestamp)
     if middle is None:
         return None
-    exposures = (_number(values.get(key)) for key in EXPOSURE_KEYS)
-    exposure = next((seconds for seconds in exposures if seconds is not None), 0.0)
+    found = values.first(EXPOSURE_FOR_AVERAGE, number_of)
+    exposure = found[0] if found and found[0] > 0 else 0.0
     try:
-        return middle - timedelta(seconds=exposure / 2)
+        return middle - timedelta(seconds=exposure / 2), "DATE-AVG"
     except OverflowError:
         return None
 
 
-def _at(day: date | None, time: str, offset: timedelta | None) -> datetime | None:
-    """`day` at `time` (hh:mm[:ss[.fraction]]) less `offset`, in UTC."""
-    match = TIME.fullmatch(time)
-    if day is None or offset is None or not match:
-        return None
-    hours, minutes = int(match[1]), int(match[2])
-    seconds = int(match[3] or 0)
-    micro = int((match[4] or "").ljust(6, "0")[:6])
-    if hours > 24 or minutes > 59 or seconds > 60:  # 60: a leap second; 24:00: midnight
-        return None
-    start = datetime(day.year, day.month, day.day, tzinfo=UTC)
-    clock = timedelta(hours=hours, minutes=minutes, seconds=seconds, microseconds=micro)
-    try:
-        return start + clock - offset
-    except OverflowError:
-        return None
-
-
-def _offset(zone: str | None) -> timedelta | None:
-    if not zone or zone == "Z":
-        return timedelta(0)
-    match = ZONE.fullmatch(zone)
-    if not match or int(match[2]) > 23 or int(match[3] or 0) > 59:
-        return None
-    offset = timedelta(hours=int(match[2]), minutes=int(match[3] or 0))
-    return -offset if match[1] == "-" else offset
-
-
-def _midnight(day: date | None) -> datetime | None:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC) if day else None
-
-
-def _number(value: CardValue) -> float | None:
-    """A finite non-negative number from a number or a numeric string."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, str):
-        try:
-            value = float(value.strip())
-        except ValueError:
-            return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) and number >= 0 else None
+def _date_alone(values: HeaderValues) -> Found | None:
+    """A date alone in DATE-OBS / DATE_OBS, else DATE. DATE is UTC by the standard."""
+    written = values.value("DATE", _timestamp)
+    for key in DATE_KEYS:
+        day = values.value(key, lambda card: parse_day(card.value))
+        if day is not None:
+            if written is not None and written.date() == day:
+                return written, "DATE"
+            midnight = at(day, timedelta(0))
+            if midnight is not None:
+                return to_utc(midnight, values.text("TIMESYS")), key
+    if written is not None:
+        return written, "DATE"
+    day = values.value("DATE", lambda card: parse_day(card.value))
+    midnight = at(day, timedelta(0)) if day else None
+    return (midnight, "DATE") if midnight else None

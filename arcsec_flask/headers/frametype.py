@@ -1,17 +1,32 @@
 """Observation or calibration, from the frame-type vocabulary of acquisition programs.
 
-`values` maps upper-case card keys to card values (HIERARCH keys without their prefix, as
-astropy gives them: `ESO DPR TYPE`; the XISF image attribute as `IMAGE:IMAGETYPE`).
+`values` holds the header's cards by upper-case key (HIERARCH keys without their prefix:
+`ESO DPR TYPE`; the XISF image attribute as `IMAGE:IMAGETYPE`). The frame type comes from the
+first frame-type keyword whose value is known (ESO's DPR keywords first, then IMAGETYP and its
+other spellings, OBSTYPE, ...), else from an OBJECT that names a frame type ("Dome Flat",
+"Bias", "Arcs"), else from an unknown frame-type value (an observation), else from the file
+name's words (bias, dark, flat), else it is an observation.
 """
 
 import re
 from collections.abc import Mapping
 
-from .model import CalibrationType, CardValue, Frame, Kind
+from .model import CalibrationType, CardValue, Frame, FrameType, Kind
+from .values import HeaderValues
 
-# Tried in this order; the first value that says something known decides.
-FRAME_KEYS = ("IMAGETYP", "OBSTYPE", "FRAME", "ESO DPR TYPE", "CALFRAME", "IMAGE:IMAGETYPE")
 ESO_TYPE, ESO_CATEGORY = "ESO DPR TYPE", "ESO DPR CATG"
+# Tried in this order; the first value that says something known decides.
+FRAME_KEYS: tuple[str, ...] = (
+    ESO_TYPE,
+    "IMAGETYP",
+    "IMAGETYPE",
+    "IMGTYPE",
+    "IMGTYP",
+    "IMAGE_TYP",
+    "FRAMETYP",
+)
+FRAME_KEYS += ("FRAMETYPE", "OBSTYPE", "OBS_TYPE", "EXPTYPE", "DATA-TYP", "FRAME", "CALFRAME")
+FRAME_KEYS += ("IMAGE:IMAGETYPE",)
 
 Decision = tuple[Kind, CalibrationType | None]
 OBSERVATION: Decision = ("observation", None)
@@ -23,10 +38,11 @@ OTHERS: Decision = ("calibration", "Others")
 BIAS_NAMES = ["bias", "zero", "offset"]
 DARK_NAMES = ["dark", "darkflat", "dark flat", "flatdark", "flat dark"]
 FLAT_NAMES = ["flat", "flatfield", "skyflat", "sky flat", "domeflat", "dome flat", "dflat"]
-FLAT_NAMES += ["lampflat", "lamp flat", "twilight flat", "twiflat", "screen flat"]
+FLAT_NAMES += ["lampflat", "lamp flat", "twilight flat", "twiflat", "screen flat", "gcalflat"]
 OTHER_NAMES = ["arc", "lamp", "arc lamp", "wave", "wavelength", "comparison", "comp", "fringe"]
 OTHER_NAMES += ["calibration", "calib"]
 LIGHT_NAMES = ["light", "object", "science", "snapshot", "expose", "spectrum", "standard", "std"]
+LIGHT_NAMES += ["sci", "imaging", "spectroscopic", "ext", "target"]
 VOCABULARY: dict[str, Decision] = {
     **dict.fromkeys(BIAS_NAMES, BIASES),
     **dict.fromkeys(DARK_NAMES, DARKS),
@@ -48,21 +64,28 @@ FILENAME_WORDS: tuple[tuple[set[str], CalibrationType], ...] = (
     ({"flat", "flats"}, "Flats"),
     ({"bias", "biases"}, "Biases"),
 )
+ARC_WORDS = {"arc", "arcs", "wave", "wavelength", "comparison", "comp"}
 
 
-def classify_frame(values: Mapping[str, CardValue], filename: str = "") -> Frame:
-    """The frame of a header: from its frame-type keywords, else from the file name's words
-    (bias, dark, flat), else an observation. An unknown frame type is an observation."""
+def classify_frame(values: Mapping[str, CardValue] | HeaderValues, filename: str = "") -> Frame:
+    """The frame of a header: from its frame-type keywords, else from an OBJECT naming a frame
+    type, else from the file name's words. An unknown frame type is an observation."""
+    values = HeaderValues.of(values)
     unknown: str | None = None
     for key in FRAME_KEYS:
         if key == ESO_TYPE:
             raw, decision = _eso(values)
+            candidates = [(raw, decision)] if raw else []
         else:
-            raw = _text(values.get(key))
-            decision = classify_value(raw) if raw else None
-        if raw and decision:
-            return Frame(decision[0], decision[1], raw)
-        unknown = unknown or raw
+            texts = [_text(card.value) for card in values.cards(key)]
+            candidates = [(text, classify_value(text)) for text in texts if text]
+        for raw, decision in candidates:
+            if decision:
+                return Frame(decision[0], decision[1], raw)
+            unknown = unknown or raw
+    named = object_frame_type(values)
+    if named:
+        return Frame(named[1][0], named[1][1], named[0])
     if unknown:
         return Frame("observation", None, unknown)
     calibration_type = classify_filename(filename)
@@ -71,27 +94,82 @@ def classify_frame(values: Mapping[str, CardValue], filename: str = "") -> Frame
     return Frame("observation", None, None)
 
 
+def object_frame_type(values: HeaderValues) -> tuple[str, Decision] | None:
+    """OBJECT when its whole value is a frame type ("Dome Flat", "Bias", "Arcs", "Flat field")."""
+    for card in values.cards("OBJECT"):
+        text = _text(card.value)
+        decision = exact_value(text) if text else None
+        if text and decision:
+            return text, decision
+    return None
+
+
 def classify_value(raw: str) -> Decision | None:
     """What one frame-type value says, or None when it is not a known frame type."""
-    text = " ".join(re.sub(r"[_\-]+", " ", raw.lower()).split())
+    text = _normal(raw)
     if "," in text:
         return _by_words([part.strip() for part in text.split(",")])
-    for suffix in (" frame", " field"):
-        text = text.removesuffix(suffix)
+    text = _without_suffix(text)
     if text.startswith("master"):
         text = text.removeprefix("master").strip()
     return VOCABULARY.get(text) or _by_words(re.findall(r"[a-z]+", text))
 
 
+def exact_value(raw: str) -> Decision | None:
+    """A value that is, as a whole, a frame type (plurals too): never a word inside a name."""
+    text = _without_suffix(_normal(raw)).removeprefix("master").strip()
+    for candidate in (text, text.removesuffix("s"), text.removesuffix("es")):
+        if candidate in VOCABULARY:
+            return VOCABULARY[candidate]
+    return None
+
+
 def classify_filename(filename: str) -> CalibrationType | None:
     """Bias, dark or flat from the words of a file name (`masterDark.fit`, `flat-Ha-3.fits`)."""
-    camel = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", filename)
-    plain = re.split(r"[^a-z]+", filename.lower())
-    words = {word.lower().removeprefix("master") for word in [*camel, *plain]}
+    words = {word.removeprefix("master") for word in _filename_words(filename)}
     for vocabulary, calibration_type in FILENAME_WORDS:
         if words & vocabulary:
             return calibration_type
     return None
+
+
+def frame_type_of(frame: Frame, filename: str = "") -> FrameType:
+    """The normalised frame type (one of model.FRAME_TYPES) of a classified frame."""
+    if frame.kind == "observation":
+        return "light"
+    raw = _normal(frame.raw) if frame.raw else " ".join(_filename_words(filename))
+    words = set(re.findall(r"[a-z]+", raw))
+    master = "master" in raw
+    if frame.calibration_type == "Biases":
+        return "master-bias" if master else "bias"
+    if frame.calibration_type == "Darks":
+        flat = "flat" in raw
+        if flat:
+            return "master-dark-flat" if master else "dark-flat"
+        return "master-dark" if master else "dark"
+    if frame.calibration_type == "Flats":
+        return "master-flat" if master else "flat"
+    if words & ARC_WORDS:
+        return "arc"
+    if "lamp" in words:
+        return "lamp"
+    return "other-calibration"
+
+
+def _normal(raw: str) -> str:
+    return " ".join(re.sub(r"[_\-]+", " ", raw.lower()).split())
+
+
+def _without_suffix(text: str) -> str:
+    for suffix in (" frames", " frame", " fields", " field"):
+        text = text.removesuffix(suffix)
+    return text
+
+
+def _filename_words(filename: str) -> set[str]:
+    camel = re.findall(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])", filename)
+    plain = re.split(r"[^a-z]+", filename.lower())
+    return {word.lower() for word in [*camel, *plain] if word}
 
 
 def _by_words(words: list[str]) -> Decision | None:
@@ -102,10 +180,12 @@ def _by_words(words: list[str]) -> Decision | None:
     return None
 
 
-def _eso(values: Mapping[str, CardValue]) -> tuple[str | None, Decision | None]:
+def _eso(values: HeaderValues) -> tuple[str | None, Decision | None]:
     """ESO's DPR TYPE (`BIAS`, `FLAT,LAMP`, `WAVE,LAMP`, `OBJECT`) read with its DPR CATG."""
-    kind = _text(values.get(ESO_TYPE))
-    raw_category = _text(values.get(ESO_CATEGORY))
+    kind = next((t for t in (_text(c.value) for c in values.cards(ESO_TYPE)) if t), None)
+    raw_category = next(
+        (t for t in (_text(c.value) for c in values.cards(ESO_CATEGORY)) if t), None
+    )
     category = (raw_category or "").upper()
     raw = kind or raw_category
     parts = {part.strip() for part in (kind or "").upper().split(",")}

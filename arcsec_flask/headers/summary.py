@@ -1,24 +1,19 @@
 """The few values the server indexes, normalised from a header's cards (and the file name)."""
 
-import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
-from .dates import observation_time
-from .frametype import classify_frame
+from . import fields
+from .dates import observation_start
+from .frametype import classify_frame, frame_type_of
 from .model import Card, CardValue, Compression, Format, HeaderInfo
-
-COMMENTARY_KEYS = frozenset({"", "COMMENT", "HISTORY", "CONTINUE"})
-TARGET_KEYS = ("OBJECT", "OBSERVATION:OBJECT:NAME")
-EXPOSURE_KEYS = ("EXPTIME", "EXPOSURE", "EXP", "INSTRUMENT:EXPOSURETIME")
-FILTER_KEYS = ("FILTER", "INSTRUMENT:FILTER:NAME")
-TELESCOPE_KEYS = ("TELESCOP", "INSTRUMENT:TELESCOPE:NAME")
-INSTRUMENT_KEYS = ("INSTRUME", "INSTRUMENT:CAMERA:NAME")
+from .values import HeaderValues
 
 
 def card_values(cards: Sequence[Card]) -> dict[str, CardValue]:
-    """Upper-case key -> value. The last card with a key wins, so that the first extension's
-    header, which follows the primary's, overrides it."""
-    return {card.key.upper(): card.value for card in cards if card.key not in COMMENTARY_KEYS}
+    """Upper-case key -> value of its first card (commentary cards left out): the primary
+    header's card wins over the first extension's, which follows it."""
+    values = HeaderValues(cards)
+    return {key: values.cards(key)[0].value for key in values.names()}
 
 
 def summarize(
@@ -28,41 +23,22 @@ def summarize(
     filename: str = "",
 ) -> HeaderInfo:
     """A HeaderInfo for a FITS or XISF header; `filename` is for the frame type's last resort."""
-    values = card_values(cards)
+    values = HeaderValues(cards)
+    frame = classify_frame(values, filename)
+    start = observation_start(values)
     return HeaderInfo(
         format=format,
         compression=compression,
         cards=cards,
-        frame=classify_frame(values, filename),
-        date_obs=observation_time(values),
-        target_name=_first_text(values, TARGET_KEYS),
-        exposure=_first_seconds(values, EXPOSURE_KEYS),
-        filter=_first_text(values, FILTER_KEYS),
-        telescope=_first_text(values, TELESCOPE_KEYS),
-        instrument=_first_text(values, INSTRUMENT_KEYS),
+        frame=frame,
+        date_obs=start[0] if start else None,
+        date_obs_source=start[1] if start else None,
+        target_name=fields.target_name(values),
+        exposure_time=fields.exposure_time(values),
+        filter_name=fields.filter_name(values),
+        frame_type=frame_type_of(frame, filename),
+        telescope_name=fields.first_text(values, fields.TELESCOPE_KEYS),
+        instrument_name=fields.first_text(values, fields.INSTRUMENT_KEYS),
+        binning=fields.binning(values),
+        ccd_temperature=fields.ccd_temperature(values),
     )
-
-
-def _first_text(values: Mapping[str, CardValue], keys: Sequence[str]) -> str | None:
-    for key in keys:
-        value = values.get(key)
-        if isinstance(value, bool) or value is None:
-            continue
-        text = str(value).strip()
-        if text:
-            return text
-    return None
-
-
-def _first_seconds(values: Mapping[str, CardValue], keys: Sequence[str]) -> float | None:
-    for key in keys:
-        value = values.get(key)
-        if isinstance(value, bool) or value is None:
-            continue
-        try:
-            seconds = float(value.strip()) if isinstance(value, str) else float(value)
-        except (ValueError, OverflowError):
-            continue
-        if math.isfinite(seconds) and seconds >= 0:
-            return seconds
-    return None

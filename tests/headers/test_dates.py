@@ -111,7 +111,7 @@ def test_garbage_falls_through_to_the_next_source():
         ("2020-05-30T10:00:00", None),  # a timestamp, not a date alone
         ("30/05/98", date(1998, 5, 30)),
         ("2020-05-30x", None),
-        ("20200530", None),
+        ("20200530", date(2020, 5, 30)),  # compact digits
     ],
 )
 def test_parse_day(text, expected):

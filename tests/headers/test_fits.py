@@ -135,7 +135,7 @@ def test_tile_compressed_fz_reads_the_image_extension(fits_file):
     assert info.compression is None
 
 
-def test_empty_primary_merges_first_image_extension_which_wins(tmp_path):
+def test_empty_primary_merges_first_image_extension_which_fills_gaps(tmp_path):
     primary = fits.PrimaryHDU()
     primary.header["OBJECT"] = "from primary"
     primary.header["TELESCOP"] = "LCO 1m"
@@ -150,7 +150,8 @@ def test_empty_primary_merges_first_image_extension_which_wins(tmp_path):
         "from primary",
         "from extension",
     ]
-    assert info.target_name == "from extension"
+    # The primary's value wins; the extension fills only what the primary lacks.
+    assert info.target_name == "from primary"
     assert info.telescope == "LCO 1m"
     assert info.frame == Frame("observation", None, "EXPOSE")
 
@@ -202,7 +203,7 @@ def test_truncated_header_is_an_error(fits_file, cut):
     path = fits_file("cut.fits", cards)
     path.write_bytes(path.read_bytes()[:cut])
 
-    with pytest.raises(HeaderError, match="truncated|SIMPLE"):
+    with pytest.raises(HeaderError, match=r"truncated|SIMPLE"):
         read_header(path, "cut.fits")
 
 

@@ -9,7 +9,7 @@ DARKS = ("calibration", "Darks")
 FLATS = ("calibration", "Flats")
 OTHERS = ("calibration", "Others")
 
-# Every writer's vocabulary in FORMATS.md, as (writer, keyword, value, decision).
+# Every writer's vocabulary in docs/formats.md, as (writer, keyword, value, decision).
 VOCABULARY = [
     ("N.I.N.A.", "IMAGETYP", "LIGHT", OBSERVATION),
     ("N.I.N.A.", "IMAGETYP", "DARK", DARKS),

@@ -55,9 +55,9 @@ def test_xisf_property_fallbacks():
     assert (info.filter, info.telescope) == ("L", "FSQ-106")
 
 
-def test_last_card_wins_and_commentary_is_ignored():
+def test_first_card_wins_and_commentary_is_ignored():
     cards = [Card("OBJECT", "primary", ""), Card("COMMENT", "x", ""), Card("OBJECT", "ext", "")]
-    assert card_values(cards) == {"OBJECT": "ext"}
+    assert card_values(cards) == {"OBJECT": "primary"}
 
 
 def test_frame_falls_back_to_file_name():

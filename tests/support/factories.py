@@ -196,3 +196,40 @@ def _add_image_attribute(path: Path, name: str, value: str) -> None:
     assert content[16 + length : 16 + length + grown] == b"\0" * grown, "no room for the attribute"
     prefix = content[:8] + struct.pack("<I", len(patched)) + content[12:16]
     path.write_bytes(prefix + patched + content[16 + len(patched) :])
+
+
+def write_xisf_image(
+    path: str | Path,
+    data: np.ndarray,
+    codec: Literal["zlib", "lz4", "lz4hc", "zstd"] | None = None,
+    shuffle: bool = False,
+) -> Path:
+    """A monolithic XISF file written by the `xisf` package holding `data`: (rows, columns)
+    for grey, or (rows, columns, 3) for RGB; row 0 is the top of the picture. `codec`
+    compresses the data block (with byte shuffling if `shuffle`) when that makes it smaller."""
+    path = Path(path)
+    pixels = data[:, :, np.newaxis] if data.ndim == 2 else data
+    XISF.write(str(path), pixels, creator_app="arcsec_flask tests", codec=codec, shuffle=shuffle)
+    return path
+
+
+def write_xisf_keywords(
+    path: str | Path, keywords: Sequence[tuple[str, str, str]], image_type: str | None = None
+) -> Path:
+    """A monolithic XISF file whose FITSKeywords are `keywords`, (name, value, comment) tuples
+    with the value as FITS writes it (`'LIGHT   '`, `T`, `300.`), kept as given. Repeated names
+    are grouped under their first position (the `xisf` package takes a mapping)."""
+    path = Path(path)
+    grouped: dict[str, list[dict[str, str]]] = {}
+    for name, value, comment in keywords:
+        grouped.setdefault(name, []).append({"value": value, "comment": comment})
+    XISF.write(
+        str(path),
+        np.zeros((4, 4, 1), dtype=np.uint16),
+        creator_app="arcsec_flask tests",
+        image_metadata={"FITSKeywords": grouped, "XISFProperties": {}},
+        xisf_metadata={},
+    )
+    if image_type is not None:
+        _add_image_attribute(path, "imageType", image_type)
+    return path
