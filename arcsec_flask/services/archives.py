@@ -50,7 +50,9 @@ def _safe(part: str) -> str:
 
 def entry_names(pairs: Iterable[tuple[str, str]]) -> list[str]:
     """`<dataset>/<file>` names, sanitised, with clashes numbered: "M31 (2)/..."."""
-    names, folders, seen = [], {}, set()
+    names: list[str] = []
+    folders: dict[str, str] = {}
+    seen: set[str] = set()
     for dataset, name in pairs:
         folder = folders.setdefault(dataset, _unique(_safe(dataset) or "dataset", folders))
         arcname = f"{folder}/{_safe(name) or 'file'}"
