@@ -41,6 +41,8 @@ def render_preview(
     a damaged file (the reason is logged at debug level). Errors opening or reading the
     stored file itself are the server's and are not caught.
     """
+    if max_size < 1:
+        raise ValueError(f"max_size must be at least 1, not {max_size}")
     name = filename.replace("\\", "/").rpartition("/")[2]
     with open(path, "rb") as raw:
         size = os.fstat(raw.fileno()).st_size

@@ -1,13 +1,14 @@
 """The bytes of an upload as the renderers read them: forward, in bounded pieces.
 
-A plain file is read with ordinary reads and seeks, not memory-mapped: the pages of a mapped
-file count in the process's RSS (a 200 MB frame read through a map grew RSS by 220 MB in
-bench/previews.py's measurements), while pages read into a reused buffer stay in the page
-cache. A decompressed stream (gzip, bzip2, zip) can only go forward: skipping decompresses
-and drops what it skips.
+A plain file is read with ordinary reads into a reused buffer, not memory-mapped: the pages
+of a mapped file count in the process's RSS (reading a 200 MB frame through astropy's memmap
+and `.section` grew RSS by 220 MB, `.section` without memmap by 41 MB; bench/previews.py's
+baseline, getdata, shows 201 MB), while pages read into a buffer stay in the page cache.
+A decompressed stream (gzip, bzip2, zip) can only go forward: skipping decompresses and
+drops what it skips.
 """
 
-from typing import BinaryIO
+import io
 
 import numpy as np
 
@@ -23,7 +24,9 @@ class PreviewError(Exception):
 class Source:
     """Reads exactly what is asked or raises PreviewError, and knows where it is."""
 
-    def __init__(self, stream: Readable, size: int | None, raw: BinaryIO | None = None) -> None:
+    def __init__(
+        self, stream: Readable, size: int | None, raw: io.BufferedReader | None = None
+    ) -> None:
         """`raw`: the open plain file, when the content is not compressed (it can seek);
         `stream`: otherwise, the decompressed content. `size`: the content's, when known."""
         self._stream = stream
@@ -46,7 +49,7 @@ class Source:
     def read_into(self, out: np.ndarray) -> np.ndarray:
         """Fill `out` (a contiguous array) with the next bytes; PreviewError when the content
         ends first. A plain file is read straight into it: no bytes object, no copy."""
-        view = memoryview(out).cast("B")
+        view = out.data.cast("B")
         if self._raw is None:
             data = self._stream.read(len(view))
             view[: len(data)] = data

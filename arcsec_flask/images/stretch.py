@@ -1,10 +1,11 @@
 """The display stretch: values to brightness in [0, 1], as astronomers' viewers show a frame.
 
 ZScale limits (IRAF's and ds9's default) then a linear stretch: what ds9 shows on opening a
-frame. The sky lands dark grey with its noise visible, stars are white, an extended object
-keeps its shape up to a few times the sky noise. An asinh stretch after zscale was tried and
-dropped: it lifts the sky (about 0.3 after zscale) to about 0.6, a washed-out grey; asinh
-suits a min-max interval, where zscale has already done the contrast work.
+frame. The sky lands between dark and mid grey (0.3 on a star field, 0.5 on pure noise) with
+its noise visible, stars are white, an extended object shows up to several times the sky
+noise. An asinh stretch after zscale was tried and dropped: it lifts a sky at 0.3 to 0.6
+and one at 0.5 to 0.77, a washed-out grey; asinh suits a min-max interval, where zscale has
+already done the contrast work.
 
 Limits are computed on the reduced image, over the finite values only. Colour images get one
 set of limits for their three channels together (a linked stretch): colours keep their

@@ -3,9 +3,12 @@
 import gzip
 import logging
 import struct
+import zlib
 
+import lz4.block
 import numpy as np
 import pytest
+import zstandard
 
 from arcsec_flask.images import render_preview
 from tests.support.factories import write_xisf_image, xisf_bytes
@@ -171,3 +174,33 @@ def test_a_header_length_beyond_the_file(tmp_path):
     content = b"XISF0100" + struct.pack("<I", 10_000) + b"\0" * 4 + b"<xisf/>"
     (tmp_path / "short.xisf").write_bytes(content)
     assert render_preview(tmp_path / "short.xisf", "short.xisf") is None
+
+
+def test_compressed_sub_blocks(tmp_path):
+    grey = ramp(600, 200, np.uint16)
+    plain = render_preview(write_xisf_image(tmp_path / "plain.xisf", grey), "plain.xisf")
+    raw = grey.astype("<u2").tobytes()
+    halves = [zlib.compress(raw[:100_000]), zlib.compress(raw[100_000:])]
+    subblocks = f"{len(halves[0])},100000:{len(halves[1])},{len(raw) - 100_000}"
+    attributes = (
+        'geometry="600:200:1" sampleFormat="UInt16" colorSpace="Gray" '
+        f'compression="zlib:{len(raw)}" subblocks="{subblocks}"'
+    )
+    (tmp_path / "split.xisf").write_bytes(hand_made_xisf(b"".join(halves), attributes))
+    assert render_preview(tmp_path / "split.xisf", "split.xisf") == plain
+
+
+@pytest.mark.parametrize("codec", ["zlib", "zstd", "lz4"])
+@pytest.mark.parametrize("extra", [-100, 100])
+def test_a_block_that_decompresses_to_another_size_than_declared(tmp_path, codec, extra):
+    raw = ramp(300, 200, np.uint16).astype("<u2").tobytes()
+    declared = len(raw) - extra  # more data than declared, or less
+    packed = {
+        "zlib": zlib.compress,
+        "zstd": zstandard.compress,
+        "lz4": lambda data: lz4.block.compress(data, store_size=False),
+    }[codec](raw)
+    geometry = f'geometry="300:{200 - (extra > 0)}:1"' if extra > 0 else 'geometry="300:200:1"'
+    attributes = f'{geometry} sampleFormat="UInt16" compression="{codec}:{declared}"'
+    (tmp_path / "odd.xisf").write_bytes(hand_made_xisf(packed, attributes))
+    assert render_preview(tmp_path / "odd.xisf", "odd.xisf") is None
