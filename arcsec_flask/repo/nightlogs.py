@@ -38,7 +38,7 @@ def _uuids(subquery: str) -> str:
 
 
 NIGHT_COLUMNS = (
-    "n.*, t.uuid AS telescope_uuid,"
+    "n.*, t.uuid AS telescope_uuid, n.date || ' ' || t.name AS name,"
     " (SELECT COUNT(*) FROM datafiles f WHERE f.night_log_id = n.id) AS files,"
     f" {_uuids('SELECT uuid FROM observations WHERE night_log_id = n.id ORDER BY id')} AS obs,"
     f" {_uuids('SELECT uuid FROM calibrations WHERE night_log_id = n.id ORDER BY id')} AS cals"
@@ -50,6 +50,7 @@ def _dump_night(r: sqlite3.Row) -> dict[str, Any]:
         "id": r["id"],
         "uuid": r["uuid"],
         "date": r["date"],
+        "name": r["name"],
         "telescope": r["telescope_uuid"],
         "observations": json.loads(r["obs"]),
         "calibrations": json.loads(r["cals"]),
@@ -120,7 +121,11 @@ night_logs = _NightLogs(
         columns=NIGHT_COLUMNS,
         from_="night_logs n JOIN telescopes t ON t.id = n.telescope_id",
         alias="n",
-        filters={"date": "n.date = ?", "telescope": "t.uuid = ?"},
+        filters={
+            "date": "n.date = ?",
+            "telescope": "t.uuid = ?",
+            "name": "n.date || ' ' || t.name = ?",
+        },
         dump=_dump_night,
     ),
     writable=("notes",),

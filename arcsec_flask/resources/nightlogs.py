@@ -16,6 +16,7 @@ blp = Blueprint("nightlogs", __name__, description="Night logs.")
 class NightLogSchema(StrictSchema):
     uuid = fields.String(dump_only=True)
     date = fields.String(dump_only=True)
+    name = fields.String(dump_only=True, metadata={"description": "`<date> <telescope name>`"})
     telescope = fields.String(dump_only=True)
     observations = fields.List(fields.String(), dump_only=True)
     calibrations = fields.List(fields.String(), dump_only=True)
@@ -35,6 +36,7 @@ class NewNightLogSchema(NightLogSchema):
 class NightLogFilters(ListArgs):
     date = fields.Date()
     telescope = UUIDString()
+    name = fields.String()
 
 
 @blp.route("/")

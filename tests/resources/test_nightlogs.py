@@ -262,3 +262,12 @@ def test_night_logs_made_by_hand(client, alice, bob, night, tmp_path):
     assert client.delete(f"/nightlogs/{log['uuid']}/", headers=alice.upload).status_code == 403
     assert client.delete(f"/nightlogs/{log['uuid']}/", headers=alice.api).status_code == 204
     assert client.get(f"/nightlogs/{log['uuid']}/", headers=alice.api).status_code == 404
+
+
+def test_a_night_log_is_named_by_its_date_and_telescope(client, alice, night):
+    logs = client.get("/nightlogs/", headers=alice.api).json["results"]
+    assert sorted(n["name"] for n in logs) == ["2024-03-01 T", "2024-03-02 T"]
+    found = client.get("/nightlogs/", query_string={"name": "2024-03-02 T"}, headers=alice.api)
+    assert [n["date"] for n in found.json["results"]] == ["2024-03-02"]
+    renamed = client.patch(f"/nightlogs/{logs[0]['uuid']}/", json={"name": "x"}, headers=alice.api)
+    assert renamed.status_code == 200 and renamed.json["name"] == logs[0]["name"]  # read-only
