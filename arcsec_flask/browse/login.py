@@ -18,7 +18,13 @@ from ..repo import accounts, logins
 from ..web.db import get_db
 from .session import csrf_ok, csrf_token, who
 
-bp = Blueprint("browse", __name__, template_folder="templates")
+bp = Blueprint(
+    "browse",
+    __name__,
+    template_folder="templates",
+    static_folder="static",  # the pages' stylesheet: nothing comes from elsewhere
+    static_url_path="/browse/static",
+)
 
 BAD_LOGIN = "Invalid username or password."
 EXPIRED_FORM = "The form has expired. Please try again."

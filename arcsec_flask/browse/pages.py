@@ -2,7 +2,8 @@
 
 A browser (its Accept header prefers text/html) gets the same data as a page where every
 URL of this server is a link; API clients (Accept */* or application/json, or ?format=json)
-get the JSON unchanged.
+get the JSON unchanged. A data file, night log, dataset or data package has a page of its
+own (browse/views.py); `?format=api` shows its generic page.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from markupsafe import Markup, escape
 from werkzeug.http import HTTP_STATUS_CODES
 
 from ..domain.ids import canonical_uuid
+from . import views
 from .session import who
 
 # ?format= decides without negotiation: True for the page, False for JSON.
@@ -106,7 +108,11 @@ def browse_response(response: Response) -> Response:
     data = response.get_json(silent=True) if as_page else None
     if data is None:
         return response
-    response.set_data(render_template("browse.html", **_page_context(data, response)))
+    context = _page_context(data, response)
+    page = None
+    if response.status_code == 200 and forced != "api":  # ?format=api: the generic page
+        page = views.rich_page(views.view_name(), data, context)
+    response.set_data(page or render_template("browse.html", **context))
     response.mimetype = "text/html"
     return response
 
@@ -125,7 +131,8 @@ def _page_context(data: Any, response: Response) -> dict[str, Any]:
         "body": render_json_with_links(data, request.host_url, _resource_link),
         "previous": _our_url_or_none(pages.get("previous")),
         "next": _our_url_or_none(pages.get("next")),
-        "json_url": _with_format_json(),
+        "json_url": _with_format(json=True),
+        "api_url": _with_format(json=False),
         **who(),
     }
 
@@ -158,7 +165,7 @@ def _title(status: int) -> str:
     return re.sub(r"(?<=[a-z])(?=[A-Z])", " ", view)
 
 
-def _with_format_json() -> str:
+def _with_format(json: bool) -> str:
     query = request.args.to_dict(flat=False)
-    query["format"] = ["json"]
+    query["format"] = ["json" if json else "api"]
     return f"{request.base_url}?{urlencode(query, doseq=True)}"

@@ -8,6 +8,7 @@ from flask.cli import AppGroup
 
 from .. import storage as stored
 from ..repo import datafiles
+from ..services import previews
 from .common import database
 
 group = AppGroup("storage", help="The stored files.")
@@ -27,26 +28,30 @@ def storage_check(delete: bool, stale_hours: float) -> None:
 
     A crash can leave a file without a row (renamed into place, row not committed) or a
     temporary part (upload cut by a power loss): both are invisible to the API and
-    removed by --delete. A row without its file is reported, never deleted.
+    removed by --delete, as are cached previews of files that no row holds. A row without
+    its file is reported, never deleted.
     """
     files_dir = current_app.config["FILES_DIR"]
     with database() as conn:
         rows = datafiles.all_storage_paths(conn)
     on_disk = stored.stored_paths(files_dir)
     stale = stored.stale_parts(files_dir, stale_hours * 3600)
+    orphan_previews = previews.orphans(current_app.config["DATA_DIR"], rows)
     unreferenced, missing = sorted(on_disk - rows), sorted(rows - on_disk)
     click.echo(
         f"{len(rows)} rows, {len(on_disk)} stored files, {len(unreferenced)} "
         f"unreferenced, {len(stale)} stale parts, {len(missing)} missing"
     )
+    click.echo(f"{len(orphan_previews)} cached previews of no row")
     for path in missing:
         click.echo(f"missing: {path}")
     for path in unreferenced:
         click.echo(f"unreferenced: {path}")
     if delete:
         stored.remove(files_dir, unreferenced)
-        for part in stale:
+        for part in [*stale, *orphan_previews]:
             part.unlink(missing_ok=True)
         click.echo(f"removed {len(unreferenced)} unreferenced files and {len(stale)} stale parts")
+        click.echo(f"removed {len(orphan_previews)} cached previews of no row")
     if missing:
         raise SystemExit(1)

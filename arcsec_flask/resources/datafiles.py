@@ -12,7 +12,7 @@ from marshmallow import fields, validate
 from .. import storage
 from ..domain.errors import NotFound
 from ..repo import datafiles
-from ..services import uploads
+from ..services import previews, uploads
 from ..web.db import get_db
 from .blueprint import Blueprint
 from .fields import CommaTags, Tags, UUIDString
@@ -26,6 +26,14 @@ HEADER_STATUSES = ("read", "none", "unreadable")
 
 def _file_url(obj: dict) -> str:
     endpoint = f"{request.blueprint}.DataFileContent"
+    values = {"subdomain": g.subdomain} if g.subdomain else {}
+    return url_for(endpoint, file_id=obj["id"], _external=True, **values)
+
+
+def _preview_url(obj: dict) -> str | None:
+    if not previews.can_have_preview(obj):
+        return None
+    endpoint = f"{request.blueprint}.DataFilePreview"
     values = {"subdomain": g.subdomain} if g.subdomain else {}
     return url_for(endpoint, file_id=obj["id"], _external=True, **values)
 
@@ -49,6 +57,7 @@ class DataFileSchema(StrictSchema):
     calibration = fields.String(dump_only=True, allow_none=True)
     night_log = fields.String(dump_only=True, allow_none=True)
     creation_date = fields.String(dump_only=True)
+    preview = fields.Function(_preview_url, dump_only=True, allow_none=True)
 
 
 class UploadSchema(StrictSchema):
@@ -134,8 +143,10 @@ class DataFile(OwnedItem):
 
     @blp.response(204)
     def delete(self, file_id):
-        """Delete the row, then the stored file; derived data follows."""
-        storage.remove(current_app.config["FILES_DIR"], [self.destroy(file_id)])
+        """Delete the row, then the stored file and its preview; derived data follows."""
+        removed = [self.destroy(file_id)]
+        storage.remove(current_app.config["FILES_DIR"], removed)
+        previews.discard(current_app.config["DATA_DIR"], removed)
 
 
 @blp.route("/<file_id>/header/")
@@ -153,6 +164,22 @@ class DataFileContent(MethodView):
         """The stored bytes (HTTP Range supported)."""
         found = datafiles.get(get_db(), g.owner_id, file_id_or_404(file_id))
         return _send(found)
+
+
+@blp.route("/<file_id>/preview/")
+class DataFilePreview(MethodView):
+    @blp.response(200, content_type="image/png")
+    def get(self, file_id):
+        """A PNG preview of the file's first image, at most 1024 pixels on its long side."""
+        found = datafiles.get(get_db(), g.owner_id, file_id_or_404(file_id))
+        config = current_app.config
+        return _send_preview(previews.preview_of(config["DATA_DIR"], config["FILES_DIR"], found))
+
+
+def _send_preview(preview: previews.Preview):
+    response = send_file(preview.path, mimetype="image/png", conditional=True, etag=preview.etag)
+    response.headers["Cache-Control"] = "private, max-age=86400"
+    return response
 
 
 def _send(found: dict):

@@ -7,6 +7,7 @@ from marshmallow import fields, validate
 
 from .. import storage
 from ..repo import datasets
+from ..services import previews
 from .blueprint import Blueprint
 from .fields import CommaTags, Tags, UUIDString, not_blank
 from .schemas import ListArgs, StrictSchema, page_schema
@@ -65,5 +66,7 @@ class Dataset(OwnedItem):
 
     @blp.response(204)
     def delete(self, uuid):
-        """Delete a dataset, its data files' rows, then their stored files."""
-        storage.remove(current_app.config["FILES_DIR"], self.destroy(uuid))
+        """Delete a dataset, its data files' rows, then their stored files and previews."""
+        removed = self.destroy(uuid)
+        storage.remove(current_app.config["FILES_DIR"], removed)
+        previews.discard(current_app.config["DATA_DIR"], removed)
