@@ -157,6 +157,16 @@ CREATE TABLE IF NOT EXISTS datafiles (
     frame_kind TEXT CHECK (frame_kind IN ('observation', 'calibration')),
     calibration_type TEXT,
     target_name TEXT,
+    -- Read from the header (migration 4): the keyword date_obs came from, seconds,
+    -- the normalised frame type (headers/model.FRAME_TYPES), "2x2", degrees Celsius.
+    date_obs_source TEXT,
+    exposure_time REAL,
+    filter_name TEXT,
+    frame_type TEXT,
+    instrument_name TEXT,
+    telescope_name TEXT,
+    binning TEXT,
+    ccd_temperature REAL,
     observation_id INTEGER REFERENCES observations(id) ON DELETE SET NULL,
     calibration_id INTEGER REFERENCES calibrations(id) ON DELETE SET NULL,
     night_log_id INTEGER REFERENCES night_logs(id) ON DELETE SET NULL,
@@ -166,6 +176,12 @@ CREATE TABLE IF NOT EXISTS datafiles (
 CREATE INDEX IF NOT EXISTS datafiles_night_log ON datafiles(night_log_id);
 CREATE INDEX IF NOT EXISTS datafiles_observation ON datafiles(observation_id);
 CREATE INDEX IF NOT EXISTS datafiles_calibration ON datafiles(calibration_id);
+-- An observer's filters (a dataset's darks, its Ha flats) and the calibration frames of
+-- a telescope's datasets (repo/calibration_matches.py); and a filter across datasets.
+-- On a database older than these columns, init_schema creates them after migration 4.
+CREATE INDEX IF NOT EXISTS datafiles_dataset_frame_type
+    ON datafiles(dataset_id, frame_type, filter_name);
+CREATE INDEX IF NOT EXISTS datafiles_filter_name ON datafiles(filter_name);
 
 -- A data package: datasets handed over together, downloaded as one streamed zip.
 CREATE TABLE IF NOT EXISTS datapackages (

@@ -172,7 +172,7 @@ def test_detail_page_links_references(client, alice):
     dataset = client.post(
         "/datasets/", json={"name": "m31", "telescope": telescope["uuid"]}, headers=alice.api
     ).json
-    response = client.get(f"/datasets/{dataset['uuid']}/", headers={**alice.api, **BROWSER})
+    response = client.get(f"/datasets/{dataset['uuid']}/?format=api", headers={**alice.api, **BROWSER})
     assert "<h1>Dataset</h1>" in response.text
     assert "Allow: DELETE, GET, PATCH" in response.text
     telescope_url = f"http://localhost/telescopes/{telescope['uuid']}/"

@@ -9,11 +9,11 @@ import os
 from .detect import claimed_format
 from .fits import read_fits_cards
 from .model import Card, Frame, HeaderError, HeaderInfo
-from .summary import summarize
+from .summary import summarize, summarize_stored
 from .unwrap import open_content
 from .xisf import read_xisf_cards
 
-__all__ = ["Card", "Frame", "HeaderError", "HeaderInfo", "read_header"]
+__all__ = ["Card", "Frame", "HeaderError", "HeaderInfo", "read_header", "summarize_stored"]
 
 
 def read_header(

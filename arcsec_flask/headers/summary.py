@@ -1,8 +1,10 @@
 """The few values the server indexes, normalised from a header's cards (and the file name)."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from . import fields
+from .cap import cap_cards
 from .dates import observation_start
 from .frametype import classify_frame, frame_type_of
 from .model import Card, CardValue, Compression, Format, HeaderInfo
@@ -22,14 +24,16 @@ def summarize(
     cards: list[Card],
     filename: str = "",
 ) -> HeaderInfo:
-    """A HeaderInfo for a FITS or XISF header; `filename` is for the frame type's last resort."""
+    """A HeaderInfo for a FITS or XISF header; `filename` is for the frame type's last resort.
+
+    The values are derived from every card; the cards kept are capped (cap.py)."""
     values = HeaderValues(cards)
     frame = classify_frame(values, filename)
     start = observation_start(values)
     return HeaderInfo(
         format=format,
         compression=compression,
-        cards=cards,
+        cards=cap_cards(cards),
         frame=frame,
         date_obs=start[0] if start else None,
         date_obs_source=start[1] if start else None,
@@ -42,3 +46,15 @@ def summarize(
         binning=fields.binning(values),
         ccd_temperature=fields.ccd_temperature(values),
     )
+
+
+def summarize_stored(
+    format: Format,
+    compression: Compression | None,
+    stored: Iterable[Mapping[str, Any]],
+    filename: str = "",
+) -> HeaderInfo:
+    """The HeaderInfo of a header as the server stored it (a list of {"key", "value",
+    "comment"}), by the same rules as at upload: how stored rows gain newly derived values."""
+    cards = [Card(str(c["key"]), c.get("value"), str(c.get("comment") or "")) for c in stored]
+    return summarize(format, compression, cards, filename)

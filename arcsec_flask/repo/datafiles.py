@@ -10,13 +10,28 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..domain.errors import Conflict, Invalid, NotFound
-from ..domain.ids import iso_utc, now
+from ..domain.ids import now
 from ..headers import Card, HeaderInfo
 from . import night_grouping
+from .header_columns import header_columns
 from .queries import OwnedQuery
 from .rows import insert_row, update_row
 from .sqlite import transaction
 
+# The values read from headers (docs/API.md, datafiles): exact, and a few ranges.
+HEADER_FILTERS = {
+    "exposure_time": "f.exposure_time = ?",
+    "exposure_time__gte": "f.exposure_time >= ?",
+    "exposure_time__lte": "f.exposure_time <= ?",
+    "filter_name": "f.filter_name = ?",
+    "frame_type": "f.frame_type = ?",
+    "instrument_name": "f.instrument_name = ?",
+    "telescope_name": "f.telescope_name = ?",
+    "binning": "f.binning = ?",
+    "target_name": "f.target_name = ?",
+    "date_obs__gte": "f.date_obs >= ?",
+    "date_obs__lte": "f.date_obs <= ?",
+}
 FILTERS = {
     "dataset": "d.uuid = ?",
     "name": "f.name = ?",
@@ -26,6 +41,7 @@ FILTERS = {
     "is_raw": "f.is_raw = ?",
     "header_status": "f.header_status = ?",
     "tags": "EXISTS (SELECT 1 FROM json_each(f.tags) WHERE json_each.value = ?)",
+    **HEADER_FILTERS,
 }
 DUPLICATE = "A file named '{name}' already exists in dataset {dataset}."
 CONTENT_TYPES = {
@@ -35,6 +51,19 @@ CONTENT_TYPES = {
     (None, "bzip2"): "application/x-bzip2",
     (None, "zip"): "application/zip",
 }
+
+# Served as they are stored (repo/header_columns.py).
+HEADER_FIELDS = (
+    "target_name",
+    "date_obs_source",
+    "exposure_time",
+    "filter_name",
+    "frame_type",
+    "instrument_name",
+    "telescope_name",
+    "binning",
+    "ccd_temperature",
+)
 
 
 @dataclass(frozen=True)
@@ -60,6 +89,7 @@ def _dump(r: sqlite3.Row) -> dict[str, Any]:
         "format": r["format"],
         "compression": r["compression"],
         "date_obs": r["date_obs"],
+        **{name: r[name] for name in HEADER_FIELDS},
         "header_status": r["header_status"],
         "header_error": r["header_error"],
         "observation": r["observation_uuid"],
@@ -75,7 +105,9 @@ QUERY = OwnedQuery(
     columns=(
         "f.id, f.name, f.size, f.checksum, f.is_raw, f.tags, f.format, f.compression,"
         " f.date_obs, f.header_status, f.header_error, f.creation_date, f.storage_path,"
-        " f.content_type, d.uuid AS dataset_uuid,"
+        " f.content_type, f.target_name, f.date_obs_source, f.exposure_time, f.filter_name,"
+        " f.frame_type, f.instrument_name, f.telescope_name, f.binning, f.ccd_temperature,"
+        " d.uuid AS dataset_uuid,"
         " o.uuid AS observation_uuid, c.uuid AS calibration_uuid, n.uuid AS night_log_uuid"
     ),
     from_=(
@@ -150,10 +182,7 @@ def create(
         "header": json.dumps([_card(card) for card in info.cards], allow_nan=False),
         "header_status": _header_status(info, header_error),
         "header_error": header_error,
-        "date_obs": iso_utc(info.date_obs) if info.date_obs else None,
-        "frame_kind": info.frame.kind if info.frame else None,
-        "calibration_type": info.frame.calibration_type if info.frame else None,
-        "target_name": info.target_name,
+        **header_columns(info),
         "creation_date": now(),
     }
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -9,6 +10,9 @@ from importlib import resources
 from pathlib import Path
 
 import sqlite_utils
+
+from ..headers import summarize_stored
+from . import header_columns
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -39,7 +43,75 @@ def _add_header_status(conn: sqlite3.Connection) -> None:
         night_logs.add_column("by_hand", int, not_null_default=0)
 
 
-MIGRATIONS: list[Migration] = [_add_session_epoch, _add_header_status]
+def _keyset_listing_placeholder(conn: sqlite3.Connection) -> None:
+    """3: a placeholder for the step that moves datafiles.header into datafile_headers
+    (written on another branch; replaced by it at merge)."""
+
+
+def _add_header_fields(conn: sqlite3.Connection) -> None:
+    """4: datafiles.date_obs_source, exposure_time, filter_name, frame_type,
+    instrument_name, telescope_name, binning, ccd_temperature and their indexes, derived
+    for stored rows from their stored cards by the rules uploads use (no re-upload)."""
+    datafiles = sqlite_utils.Database(conn).table("datafiles")
+    present = datafiles.columns_dict
+    for name, kind in header_columns.ADDED_COLUMNS.items():
+        if name not in present:
+            datafiles.add_column(name, kind)
+    for statement in _statements(schema_sql()):
+        if "INDEX IF NOT EXISTS datafiles_" in statement:
+            conn.execute(statement)
+    _rederive_header_fields(conn)
+
+
+DERIVED_BATCH = 1000
+
+
+def _rederive_header_fields(conn: sqlite3.Connection) -> None:
+    """Fill migration 4's columns of every readable FITS/XISF row, a batch of updates at
+    a time (one transaction: the caller's)."""
+    files = {
+        r["id"]: (r["name"], r["format"], r["compression"])
+        for r in conn.execute(
+            "SELECT id, name, format, compression FROM datafiles"
+            " WHERE header_status = 'read' AND format IN ('fits', 'xisf')"
+        )
+    }
+    names = list(header_columns.ADDED_COLUMNS)
+    update = f"UPDATE datafiles SET {', '.join(f'{n} = :{n}' for n in names)} WHERE id = :id"
+    batch: list[dict] = []
+    for file_id, header_json in _stored_headers(conn):
+        if file_id not in files:
+            continue
+        name, file_format, compression = files[file_id]
+        info = summarize_stored(file_format, compression, json.loads(header_json), name)
+        batch.append({**header_columns.added_columns(info), "id": file_id})
+        if len(batch) >= DERIVED_BATCH:
+            conn.executemany(update, batch)
+            batch = []
+    if batch:
+        conn.executemany(update, batch)
+
+
+def _stored_headers(conn: sqlite3.Connection, page: int = 500) -> Iterator[tuple[int, str]]:
+    """(datafile id, header JSON) of every stored row, by id, a page at a time (no cursor
+    stays open across the caller's updates). Where the stored cards live is known here only."""
+    last = 0
+    while True:
+        rows = conn.execute(
+            "SELECT id, header FROM datafiles WHERE id > ? ORDER BY id LIMIT ?", (last, page)
+        ).fetchall()
+        if not rows:
+            return
+        yield from ((r[0], r[1]) for r in rows)
+        last = rows[-1][0]
+
+
+MIGRATIONS: list[Migration] = [
+    _add_session_epoch,
+    _add_header_status,
+    _keyset_listing_placeholder,
+    _add_header_fields,
+]
 
 
 def connect(path: str | Path) -> sqlite3.Connection:
@@ -85,9 +157,11 @@ def init_schema(conn: sqlite3.Connection, migrations: list[Migration] | None = N
     """
     steps = MIGRATIONS if migrations is None else migrations
     conn.execute("PRAGMA journal_mode = WAL")
+    later = []
     with transaction(conn):
         for statement in _statements(schema_sql()):
-            conn.execute(statement)
+            if not _execute_or_defer(conn, statement):
+                later.append(statement)
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     for number, step in enumerate(steps, start=1):
         if number <= version:
@@ -96,7 +170,22 @@ def init_schema(conn: sqlite3.Connection, migrations: list[Migration] | None = N
             step(conn)
             conn.execute(f"PRAGMA user_version = {number}")
         version = number
+    with transaction(conn):
+        for statement in later:  # their columns exist now
+            conn.execute(statement)
     return version
+
+
+def _execute_or_defer(conn: sqlite3.Connection, statement: str) -> bool:
+    """Run one statement of schema.sql; False for an index on a column an older database
+    does not have yet (its migration adds the column): it is run after the migrations."""
+    try:
+        conn.execute(statement)
+    except sqlite3.OperationalError as error:
+        if "CREATE INDEX" in statement and "no such column" in str(error):
+            return False
+        raise
+    return True
 
 
 def _statements(script: str) -> Iterator[str]:

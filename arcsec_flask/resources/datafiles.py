@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from urllib.parse import quote
 
 from flask import current_app, g, request, send_file, url_for
 from flask.views import MethodView
 from flask_smorest.fields import Upload
-from marshmallow import fields, validate
+from marshmallow import ValidationError, fields, validate
 
 from .. import storage
 from ..domain.errors import NotFound
+from ..domain.ids import iso_utc
+from ..headers.model import FRAME_TYPES
 from ..repo import datafiles
 from ..services import previews, uploads
 from ..web.db import get_db
@@ -38,7 +41,21 @@ def _preview_url(obj: dict) -> str | None:
     return url_for(endpoint, file_id=obj["id"], _external=True, **values)
 
 
-class DataFileSchema(StrictSchema):
+class HeaderFieldsSchema:
+    """The values read from the header (docs/API.md, datafiles), all read-only."""
+
+    target_name = fields.String(dump_only=True, allow_none=True)
+    date_obs_source = fields.String(dump_only=True, allow_none=True)
+    exposure_time = fields.Float(dump_only=True, allow_none=True)
+    filter_name = fields.String(dump_only=True, allow_none=True)
+    frame_type = fields.String(dump_only=True, allow_none=True)
+    instrument_name = fields.String(dump_only=True, allow_none=True)
+    telescope_name = fields.String(dump_only=True, allow_none=True)
+    binning = fields.String(dump_only=True, allow_none=True)
+    ccd_temperature = fields.Float(dump_only=True, allow_none=True)
+
+
+class DataFileSchema(StrictSchema, HeaderFieldsSchema):
     id = fields.Integer(dump_only=True)
     pk = fields.Integer(dump_only=True)
     dataset = fields.String(dump_only=True)
@@ -73,7 +90,39 @@ class UploadSchema(StrictSchema):
     file = Upload(required=True)
 
 
-class DataFileFilters(ListArgs):
+class UTCInstant(fields.Field):
+    """An ISO 8601 date or date and time (UTC when it has no offset), as stored: a
+    `date_obs` range bound compared as text."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        try:
+            instant = datetime.fromisoformat(str(value).strip())
+        except ValueError:
+            raise ValidationError("Not an ISO 8601 date or date and time.") from None
+        return iso_utc(instant if instant.tzinfo else instant.replace(tzinfo=UTC))
+
+
+def _seconds() -> fields.Float:
+    return fields.Float(allow_nan=False, validate=validate.Range(min=0, max=1e9))
+
+
+class HeaderFilters:
+    """Filters on the values read from headers: exact, and ranges (`__gte`, `__lte`)."""
+
+    exposure_time = _seconds()
+    exposure_time__gte = _seconds()
+    exposure_time__lte = _seconds()
+    filter_name = fields.String()
+    frame_type = fields.String(validate=validate.OneOf(FRAME_TYPES))
+    instrument_name = fields.String()
+    telescope_name = fields.String()
+    binning = fields.String(validate=validate.Regexp(r"^\d{1,2}x\d{1,2}$"))
+    target_name = fields.String()
+    date_obs__gte = UTCInstant()
+    date_obs__lte = UTCInstant()
+
+
+class DataFileFilters(ListArgs, HeaderFilters):
     dataset = UUIDString()
     name = fields.String()
     night_log = UUIDString()

@@ -46,7 +46,7 @@ def test_migrations_run_once_in_order(tmp_path):
     assert init_schema(conn, [add_column, fill_column]) == 2
     assert ran == [1, 2]
     assert conn.execute("SELECT nickname FROM accounts").fetchone()[0] == "carol"
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] >= 2
 
 
 def test_a_failing_migration_changes_nothing(tmp_path):
@@ -148,8 +148,105 @@ def test_a_version_1_database_gains_header_status_and_hand_made_night_logs(tmp_p
         " (1, 'notes.txt', 'p2', 1, 'c', 'other', 'x');"
     )
     create_app({"DATA_DIR": str(tmp_path)})
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+    assert conn.execute("PRAGMA user_version").fetchone()[0] >= 2
     rows = conn.execute("SELECT name, header_status, header_error FROM datafiles ORDER BY id")
     assert [tuple(r) for r in rows] == [("a.fits", "read", None), ("notes.txt", "none", None)]
     columns = {r["name"] for r in conn.execute("PRAGMA table_info(night_logs)")}
     assert "by_hand" in columns
+
+
+def _stored_row(path: Path, name: str) -> dict:
+    """The row an upload of `path` as `name` wrote before migration 4: its cards as the
+    server stores them and the four values derived then."""
+    from arcsec_flask.headers import read_header
+    from arcsec_flask.repo.datafiles import _card
+    from arcsec_flask.repo.header_columns import added_columns, header_columns
+
+    info = read_header(path, name)
+    old = {k: header_columns(info)[k] for k in ("date_obs", "frame_kind", "target_name")}
+    return {
+        "name": name,
+        "format": info.format,
+        "compression": info.compression,
+        "header": __import__("json").dumps([_card(c) for c in info.cards]),
+        **old,
+        "expected": added_columns(info),
+    }
+
+
+def test_migration_4_derives_the_header_fields_of_stored_rows(tmp_path):
+    """A version-1 database (tests/data/schema-v1.sql) holding real stored headers (FITS,
+    gzip FITS, XISF, a frame typed only by its name, a plain file): after migration 4 each
+    row has the values an upload derives today, and the new indexes exist."""
+    from arcsec_flask import create_app
+    from arcsec_flask.repo.header_columns import ADDED_COLUMNS
+    from arcsec_flask.repo.sqlite import MIGRATIONS
+    from tests.support.factories import light_frame_cards, write_fits, write_xisf
+
+    rows = [
+        _stored_row(write_fits(tmp_path / "l.fits", light_frame_cards()), "m31_ha_001.fits"),
+        _stored_row(
+            write_fits(
+                tmp_path / "d.fits.gz",
+                {"IMAGETYP": "Dark Frame", "EXPTIME": 300.0, "CCD-TEMP": -9.6, "XBINNING": 2},
+                compress="gzip",
+            ),
+            "dark_300s.fits.gz",
+        ),
+        _stored_row(
+            write_xisf(
+                tmp_path / "f.xisf",
+                {"FILTER": "OIII", "EXPTIME": (2.5, "[s]"), "TELESCOP": "RC8"},
+                {"Instrument:Camera:Name": "ASI2600MM"},
+                image_type="Flat",
+            ),
+            "flat_oiii.xisf",
+        ),
+        _stored_row(write_fits(tmp_path / "s.fits", {"EXPOSURE": 0.001}), "Dark_001.fits"),
+    ]
+    assert rows[0]["expected"]["filter_name"] == "Ha" and rows[1]["expected"]["binning"] == "2x2"
+    assert rows[3]["expected"]["frame_type"] == "dark"  # by its name only
+    conn = connect(tmp_path / "arcsec.sqlite3")
+    conn.executescript((Path(__file__).parents[1] / "data" / "schema-v1.sql").read_text())
+    conn.execute("PRAGMA user_version = 1")
+    conn.executescript(
+        "INSERT INTO owners (id, kind) VALUES (1, 'account');"
+        "INSERT INTO accounts (owner_id, username, creation_date) VALUES (1, 'old', 'x');"
+        "INSERT INTO datasets (id, uuid, owner_id, name, creation_date)"
+        " VALUES (1, 'u', 1, 'd', 'x');"
+    )
+    for i, row in enumerate(rows):
+        conn.execute(
+            "INSERT INTO datafiles (dataset_id, name, storage_path, size, checksum, format,"
+            " compression, header, date_obs, frame_kind, target_name, creation_date)"
+            " VALUES (1, ?, 'p' || ?, 1, 'c', ?, ?, ?, ?, ?, ?, 'x')",
+            [row["name"], i]
+            + [row[k] for k in ("format", "compression", "header", "date_obs", "frame_kind")]
+            + [row["target_name"]],
+        )
+    conn.execute(
+        "INSERT INTO datafiles (dataset_id, name, storage_path, size, checksum, format,"
+        " creation_date) VALUES (1, 'dark notes.txt', 'p9', 1, 'c', 'other', 'x')"
+    )
+    create_app({"DATA_DIR": str(tmp_path)})
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS) >= 4
+    columns = ", ".join(ADDED_COLUMNS)
+    found = conn.execute(f"SELECT name, {columns} FROM datafiles ORDER BY id").fetchall()
+    for row, stored in zip(rows, found, strict=False):
+        assert {k: stored[k] for k in ADDED_COLUMNS} == row["expected"], row["name"]
+    assert found[-1]["name"] == "dark notes.txt"
+    assert all(found[-1][k] is None for k in ADDED_COLUMNS)  # no header: nothing derived
+    indexes = {r[1] for r in conn.execute("PRAGMA index_list(datafiles)")}
+    assert {"datafiles_dataset_frame_type", "datafiles_filter_name"} <= indexes
+    # The old values are left as they were, and the stored cards untouched.
+    assert (
+        conn.execute("SELECT header FROM datafiles WHERE id = 1").fetchone()[0] == rows[0]["header"]
+    )
+
+
+def test_migration_4_on_a_new_database_is_a_no_op(app, db):
+    from arcsec_flask.repo.sqlite import MIGRATIONS
+
+    MIGRATIONS[3](db)  # idempotent: the columns and indexes exist already
+    indexes = {r[1] for r in db.execute("PRAGMA index_list(datafiles)")}
+    assert "datafiles_dataset_frame_type" in indexes

@@ -312,3 +312,133 @@ def test_portal_uploads(client, make_org, make_user, alice):
     # A personal route cannot reach a portal dataset.
     data = {"dataset": dataset["uuid"], "file": (io.BytesIO(b"x"), "z.txt")}
     assert client.post("/datafiles/", data=data, headers=carol.upload).status_code == 400
+
+
+def test_header_fields_are_served(upload, client, alice, tmp_path):
+    """The values read from the header are in the datafile's JSON (docs/API.md §6)."""
+    from tests.support.factories import light_frame_cards
+
+    path = write_fits(tmp_path / "l.fits", light_frame_cards())
+    f = upload(path.read_bytes(), "m31_ha_001.fits").json
+    assert {k: f[k] for k in HEADER_FIELD_NAMES} == {
+        "target_name": "M31",
+        "date_obs_source": "DATE-OBS",
+        "exposure_time": 60.0,
+        "filter_name": "Ha",
+        "frame_type": "light",
+        "instrument_name": "ZWO ASI2600MM Pro",
+        "telescope_name": "RC8",
+        "binning": "1x1",
+        "ccd_temperature": -10.1,
+    }
+    assert client.get(f"/datafiles/{f['id']}/", headers=alice.api).json == f
+    plain = upload(b"hello", "notes.txt").json
+    assert all(plain[k] is None for k in HEADER_FIELD_NAMES)
+
+
+HEADER_FIELD_NAMES = (
+    "target_name",
+    "date_obs_source",
+    "exposure_time",
+    "filter_name",
+    "frame_type",
+    "instrument_name",
+    "telescope_name",
+    "binning",
+    "ccd_temperature",
+)
+
+
+@pytest.fixture
+def frames(upload, tmp_path):
+    """Four frames of one night: Ha and OIII lights, a 2x2 dark, a flat."""
+    specs = {
+        "ha.fits": {**LIGHT, "FILTER": "Ha", "EXPTIME": 300.0, "INSTRUME": "ASI2600MM"},
+        "oiii.fits": {
+            **LIGHT,
+            "FILTER": "OIII",
+            "EXPTIME": 120.0,
+            "DATE-OBS": "2024-03-01T22:00:00",
+            "TELESCOP": "RC8",
+        },
+        "dark.fits": {
+            "IMAGETYP": "DARK",
+            "EXPTIME": 300.0,
+            "XBINNING": 2,
+            "DATE-OBS": "2024-03-02T05:00:00",
+        },
+        "flat.fits": {"IMAGETYP": "FLAT", "FILTER": "Ha", "DATE-OBS": "2024-03-01T18:00:00"},
+    }
+    ids = {}
+    for name, cards in specs.items():
+        response = upload(write_fits(tmp_path / name, cards).read_bytes(), name)
+        assert response.status_code == 201, response.json
+        ids[name] = response.json["id"]
+    return ids
+
+
+@pytest.mark.parametrize(
+    "query, names",
+    [
+        ("frame_type=light", {"ha.fits", "oiii.fits"}),
+        ("frame_type=dark", {"dark.fits"}),
+        ("filter_name=Ha", {"ha.fits", "flat.fits"}),
+        ("filter_name=ha", set()),  # exact, as every filter (docs/API.md §4)
+        ("frame_type=flat&filter_name=Ha", {"flat.fits"}),
+        ("exposure_time=300", {"ha.fits", "dark.fits"}),
+        ("exposure_time=300.0", {"ha.fits", "dark.fits"}),
+        ("exposure_time__gte=150", {"ha.fits", "dark.fits"}),
+        ("exposure_time__lte=150", {"oiii.fits"}),
+        ("exposure_time__gte=100&exposure_time__lte=200", {"oiii.fits"}),
+        ("binning=2x2", {"dark.fits"}),
+        ("instrument_name=ASI2600MM", {"ha.fits"}),
+        ("telescope_name=RC8", {"oiii.fits"}),
+        ("target_name=M31", {"ha.fits", "oiii.fits"}),
+        ("date_obs__gte=2024-03-01T21:30:00", {"oiii.fits", "dark.fits"}),
+        ("date_obs__gte=2024-03-01T22:30:00%2B01:00", {"oiii.fits", "dark.fits"}),
+        ("date_obs__lte=2024-03-01T21:00:00Z", {"ha.fits", "flat.fits"}),
+        ("date_obs__gte=2024-03-02", {"dark.fits"}),
+        ("date_obs__gte=2024-03-01T19:00:00&date_obs__lte=2024-03-01T23:00:00", None),
+    ],
+)
+def test_header_field_filters(frames, client, alice, query, names):
+    expected = {"ha.fits", "oiii.fits"} if names is None else names
+    page = client.get(f"/datafiles/?{query}", headers=alice.api)
+    assert page.status_code == 200, page.json
+    assert {f["name"] for f in page.json["results"]} == expected
+    assert page.json["count"] == len(expected)
+
+
+@pytest.mark.parametrize(
+    "query, field",
+    [
+        ("frame_type=science", "frame_type"),
+        ("exposure_time=nan", "exposure_time"),
+        ("exposure_time=-1", "exposure_time"),
+        ("exposure_time=1e400", "exposure_time"),
+        ("exposure_time__gte=ten", "exposure_time__gte"),
+        ("binning=2", "binning"),
+        ("date_obs__gte=yesterday", "date_obs__gte"),
+        ("date_obs__lte=2024-13-01", "date_obs__lte"),
+        ("date_obs__gt=2024-03-01", "date_obs__gt"),  # not a filter: named, never ignored
+    ],
+)
+def test_header_field_filters_are_checked(client, alice, query, field):
+    response = client.get(f"/datafiles/?{query}", headers=alice.api)
+    assert response.status_code == 400 and field in response.json["errors"], response.json
+
+
+def test_header_field_filters_use_the_indexes(db):
+    """The observer's filters (a dataset's darks, its Ha flats; a filter) are indexed."""
+    dataset = "EXPLAIN QUERY PLAN SELECT id FROM datafiles WHERE dataset_id = 1"
+    plans = {
+        "frame": db.execute(dataset + " AND frame_type = 'dark'").fetchall(),
+        "flat": db.execute(dataset + " AND frame_type = 'flat' AND filter_name = 'Ha'").fetchall(),
+        "filter": db.execute(
+            "EXPLAIN QUERY PLAN SELECT id FROM datafiles WHERE filter_name = 'Ha'"
+        ).fetchall(),
+    }
+    details = {k: " ".join(r["detail"] for r in v) for k, v in plans.items()}
+    assert "datafiles_dataset_frame_type (dataset_id=? AND frame_type=?)" in details["frame"]
+    assert "frame_type=? AND filter_name=?" in details["flat"]
+    assert "datafiles_filter_name (filter_name=?)" in details["filter"]
