@@ -39,7 +39,29 @@ def _add_header_status(conn: sqlite3.Connection) -> None:
         night_logs.add_column("by_hand", int, not_null_default=0)
 
 
-MIGRATIONS: list[Migration] = [_add_session_epoch, _add_header_status]
+def _placeholder_3(conn: sqlite3.Connection) -> None:
+    """3: another branch's migration; the lead puts it here at merge."""
+
+
+def _placeholder_4(conn: sqlite3.Connection) -> None:
+    """4: another branch's migration; the lead puts it here at merge."""
+
+
+def _add_external_path(conn: sqlite3.Connection) -> None:
+    """5: datafiles.external_path, the absolute path of a file registered in place (NULL for
+    the files in the storage folder)."""
+    datafiles = sqlite_utils.Database(conn).table("datafiles")
+    if "external_path" not in datafiles.columns_dict:
+        datafiles.add_column("external_path", str)
+
+
+MIGRATIONS: list[Migration] = [
+    _add_session_epoch,
+    _add_header_status,
+    _placeholder_3,
+    _placeholder_4,
+    _add_external_path,
+]
 
 
 def connect(path: str | Path) -> sqlite3.Connection:

@@ -135,7 +135,7 @@ class DataFile(OwnedItem):
     @blp.response(204)
     def delete(self, file_id):
         """Delete the row, then the stored file; derived data follows."""
-        storage.remove(current_app.config["FILES_DIR"], [self.destroy(file_id)])
+        storage.remove(current_app.config["FILES_DIR"], self.destroy(file_id))
 
 
 @blp.route("/<file_id>/header/")
@@ -157,11 +157,13 @@ class DataFileContent(MethodView):
 
 def _send(found: dict):
     prefix = current_app.config["X_ACCEL_REDIRECT"]
-    if prefix:  # nginx sends the bytes (and handles Range) from its internal location
+    if prefix and not found["external_path"]:
+        # nginx sends the bytes (and handles Range) from its internal location; a file
+        # registered in place is outside it, so the app sends that one itself.
         response = current_app.response_class(mimetype=found["content_type"])
         response.headers["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + found["storage_path"]
     else:
-        path = storage.absolute(current_app.config["FILES_DIR"], found["storage_path"])
+        path = storage.location(current_app.config["FILES_DIR"], found)
         response = send_file(
             path, mimetype=found["content_type"], conditional=True, etag=found["checksum"]
         )
