@@ -141,6 +141,9 @@ CREATE TABLE IF NOT EXISTS datafiles (
     dataset_id INTEGER NOT NULL REFERENCES datasets(id) ON DELETE CASCADE,
     name TEXT NOT NULL,
     storage_path TEXT NOT NULL UNIQUE,
+    -- Absolute path of a file registered in place (`ingest --in-place`), read from there and
+    -- never changed; NULL for a file in the storage folder (at storage_path).
+    external_path TEXT,
     size INTEGER NOT NULL,
     checksum TEXT NOT NULL,
     content_type TEXT NOT NULL DEFAULT 'application/octet-stream',

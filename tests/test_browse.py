@@ -172,7 +172,9 @@ def test_detail_page_links_references(client, alice):
     dataset = client.post(
         "/datasets/", json={"name": "m31", "telescope": telescope["uuid"]}, headers=alice.api
     ).json
-    response = client.get(f"/datasets/{dataset['uuid']}/?format=api", headers={**alice.api, **BROWSER})
+    response = client.get(
+        f"/datasets/{dataset['uuid']}/?format=api", headers={**alice.api, **BROWSER}
+    )
     assert "<h1>Dataset</h1>" in response.text
     assert "Allow: DELETE, GET, PATCH" in response.text
     telescope_url = f"http://localhost/telescopes/{telescope['uuid']}/"
@@ -181,7 +183,9 @@ def test_detail_page_links_references(client, alice):
 
 def test_dataset_name_is_escaped_on_the_page(client, alice):
     (dataset,) = create_datasets(client, alice, "<script>alert(1)</script>")
-    response = client.get(f"/datasets/{dataset['uuid']}/", headers={**alice.api, **BROWSER})
+    response = client.get(
+        f"/datasets/{dataset['uuid']}/?format=api", headers={**alice.api, **BROWSER}
+    )
     assert "<script>alert(1)</script>" not in response.text
     assert '"name": "&lt;script&gt;alert(1)&lt;/script&gt;"' in response.text
 

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
 from flask import current_app
@@ -17,32 +22,54 @@ from ..services import ingest
 from .common import database
 
 
+def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options `ingest` and `watch` share: where files go and how they are kept."""
+    options = [
+        click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False)),
+        click.option(
+            "--dataset", "dataset_ref", required=True, help="Dataset name (made if new) or UUID."
+        ),
+        click.option("--telescope", default=None, help="Telescope UUID for a new dataset."),
+        click.option("--user", "username", default=None, help="Owner: this account."),
+        click.option("--org", "subdomain", default=None, help="Owner: this organisation."),
+        click.option(
+            "--copy", "mode", flag_value="copy", default=True, help="Copy the files (default)."
+        ),
+        click.option(
+            "--link", "mode", flag_value="link", help="Hard-link them (a copy across disks)."
+        ),
+        click.option(
+            "--in-place",
+            "mode",
+            flag_value="in-place",
+            help="Register them where they are, read-only: never moved nor changed.",
+        ),
+        click.option("--jobs", default=4, show_default=True, help="Header readers in parallel."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 @click.command("ingest")
 @with_appcontext
-@click.argument("folder", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("--dataset", "dataset_ref", required=True, help="Dataset name (made if new) or UUID.")
-@click.option("--telescope", default=None, help="Telescope UUID for a new dataset.")
-@click.option("--user", "username", default=None, help="Owner: this account.")
-@click.option("--org", "subdomain", default=None, help="Owner: this organisation.")
-@click.option("--copy", "mode", flag_value="copy", default=True, help="Copy the files (default).")
-@click.option("--link", "mode", flag_value="link", help="Hard-link them (a copy across disks).")
-@click.option("--jobs", default=4, show_default=True, help="Header readers in parallel.")
+@target_options
 def ingest_command(
     folder: Path,
     dataset_ref: str,
     telescope: str | None,
     username: str | None,
     subdomain: str | None,
-    mode: str,
+    mode: ingest.Mode,
     jobs: int,
 ) -> None:
-    """Import a folder tree; a re-run imports nothing twice. Exit 1 if a file was refused."""
-    if (username is None) == (subdomain is None):
-        raise click.UsageError("Give exactly one owner: --user USER or --org SUBDOMAIN.")
+    """Import a folder tree; a re-run imports nothing twice. Exit 1 if a file was refused.
+
+    Ctrl-C stops after the file being filed (what is filed stays; run again to resume);
+    a second Ctrl-C stops at once, rolling back the last batch."""
     paths = ingest.files_under(folder)
-    with database() as conn:
-        owner_id = _owner(conn, username, subdomain)
-        dataset = _dataset(conn, owner_id, dataset_ref, telescope)
+    with database() as conn, stop_on_sigint() as stop:
+        owner_id, dataset = owner_and_dataset(conn, username, subdomain, dataset_ref, telescope)
         bar = tqdm(
             total=sum(p.stat().st_size for p in paths),
             unit="B",
@@ -52,21 +79,31 @@ def ingest_command(
             disable=None,  # no bar when stderr is not a terminal
         )
         try:
-            summary = ingest.ingest_folder(
+            summary = ingest.ingest_paths(
                 conn,
                 current_app.config["FILES_DIR"],
                 owner_id,
                 dataset,
-                folder,
-                mode="link" if mode == "link" else "copy",
+                paths,
+                mode=mode,
                 jobs=jobs,
                 progress=lambda _path, size: bar.update(size),
+                stop=stop,
             )
         except KeyboardInterrupt:
             bar.close()
-            click.echo("Interrupted: the files filed so far are kept; run again to resume.")
+            click.echo("Interrupted: the last batch was rolled back; run again to resume.")
             raise SystemExit(130) from None
         bar.close()
+    report(summary)
+    if summary.interrupted:
+        click.echo("Interrupted: the files filed so far are kept; run again to resume.")
+        raise SystemExit(130)
+    if summary.refused:
+        raise SystemExit(1)
+
+
+def report(summary: ingest.Summary) -> None:
     counts = summary.as_dict()
     click.echo(
         f"imported: {counts['imported']}, already present: {counts['skipped_present']},"
@@ -74,8 +111,37 @@ def ingest_command(
     )
     for path, reason in summary.refused:
         click.echo(f"refused: {path}: {reason}")
-    if summary.refused:
-        raise SystemExit(1)
+
+
+@contextmanager
+def stop_on_sigint() -> Iterator[threading.Event]:
+    """An Event set by the first Ctrl-C (and SIGTERM); the next Ctrl-C raises as usual."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():  # e.g. a test runner
+        yield stop
+        return
+
+    def request_stop(signum: int, _frame: object) -> None:
+        stop.set()
+        if signum == signal.SIGINT:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        click.echo("Stopping after the current file (Ctrl-C again to stop now)...", err=True)
+
+    previous = {s: signal.signal(s, request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def owner_and_dataset(
+    conn, username: str | None, subdomain: str | None, dataset_ref: str, telescope: str | None
+) -> tuple[int, dict]:
+    if (username is None) == (subdomain is None):
+        raise click.UsageError("Give exactly one owner: --user USER or --org SUBDOMAIN.")
+    owner_id = _owner(conn, username, subdomain)
+    return owner_id, _dataset(conn, owner_id, dataset_ref, telescope)
 
 
 def _owner(conn, username: str | None, subdomain: str | None) -> int:

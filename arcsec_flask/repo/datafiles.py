@@ -74,6 +74,8 @@ class StoredFile:
     storage_path: str
     size: int
     checksum: str
+    # Set for a file registered in place: its absolute path, outside the storage folder.
+    external_path: str | None = None
 
 
 def _dump(r: sqlite3.Row) -> dict[str, Any]:
@@ -97,6 +99,7 @@ def _dump(r: sqlite3.Row) -> dict[str, Any]:
         "night_log": r["night_log_uuid"],
         "creation_date": r["creation_date"],
         "storage_path": r["storage_path"],
+        "external_path": r["external_path"],
         "content_type": r["content_type"],
     }
 
@@ -105,7 +108,7 @@ QUERY = OwnedQuery(
     columns=(
         "f.id, f.name, f.size, f.checksum, f.is_raw, f.tags, f.format, f.compression,"
         " f.date_obs, f.header_status, f.header_error, f.creation_date, f.storage_path,"
-        " f.content_type, f.target_name, f.date_obs_source, f.exposure_time, f.filter_name,"
+        " f.external_path, f.content_type, f.target_name, f.date_obs_source, f.exposure_time, f.filter_name,"
         " f.frame_type, f.instrument_name, f.telescope_name, f.binning, f.ccd_temperature,"
         " d.uuid AS dataset_uuid,"
         " o.uuid AS observation_uuid, c.uuid AS calibration_uuid, n.uuid AS night_log_uuid"
@@ -172,6 +175,7 @@ def create(
         "dataset_id": dataset["id"],
         "name": stored.name,
         "storage_path": stored.storage_path,
+        "external_path": stored.external_path,
         "size": stored.size,
         "checksum": stored.checksum,
         "content_type": content_type_of(stored.name, info.format, info.compression),
@@ -238,14 +242,26 @@ def update(conn: sqlite3.Connection, owner_id: int, file_id: int, data: dict) ->
     return get(conn, owner_id, file_id)
 
 
-def delete(conn: sqlite3.Connection, owner_id: int, file_id: int) -> str:
-    """Delete a file's row and update the derived data; returns the storage path to remove."""
+def delete(conn: sqlite3.Connection, owner_id: int, file_id: int) -> list[str]:
+    """Delete a file's row and update the derived data; returns the storage paths to remove
+    (none for a file registered in place: its file is not ours to delete)."""
     with transaction(conn):
         found = get(conn, owner_id, file_id)
         conn.execute("DELETE FROM datafiles WHERE id = ?", (file_id,))
         night_grouping.prune(conn)
-    return found["storage_path"]
+    return [] if found["external_path"] else [found["storage_path"]]
 
 
 def all_storage_paths(conn: sqlite3.Connection) -> set[str]:
-    return {r[0] for r in conn.execute("SELECT storage_path FROM datafiles")}
+    """The storage paths of the files in the storage folder (in-place files left out)."""
+    query = "SELECT storage_path FROM datafiles WHERE external_path IS NULL"
+    return {r[0] for r in conn.execute(query)}
+
+
+def in_place(conn: sqlite3.Connection) -> list[dict[str, Any]]:
+    """The files registered in place: id, name, external path, size and checksum."""
+    query = (
+        "SELECT id, name, external_path, size, checksum FROM datafiles"
+        " WHERE external_path IS NOT NULL ORDER BY id"
+    )
+    return [dict(r) for r in conn.execute(query)]

@@ -132,7 +132,8 @@ def archive_files(conn: sqlite3.Connection, package_id: int) -> list[dict[str, A
     return [
         dict(r)
         for r in conn.execute(
-            "SELECT d.name AS dataset_name, f.name, f.storage_path, f.size, f.creation_date"
+            "SELECT d.name AS dataset_name, f.name, f.storage_path, f.external_path,"
+            " f.size, f.creation_date"
             " FROM datapackage_datasets pd JOIN datasets d ON d.id = pd.dataset_id"
             " JOIN datafiles f ON f.dataset_id = d.id"
             " WHERE pd.datapackage_id = ? ORDER BY pd.position, f.id",

@@ -79,7 +79,9 @@ def delete(conn: sqlite3.Connection, owner_id: int, uuid: str) -> list[str]:
         paths = [
             r[0]
             for r in conn.execute(
-                "SELECT storage_path FROM datafiles WHERE dataset_id = ?", (dataset["id"],)
+                "SELECT storage_path FROM datafiles"
+                " WHERE dataset_id = ? AND external_path IS NULL",  # in place: not ours
+                (dataset["id"],),
             )
         ]
         conn.execute("DELETE FROM datafiles WHERE dataset_id = ?", (dataset["id"],))

@@ -106,11 +106,20 @@ def _stored_headers(conn: sqlite3.Connection, page: int = 500) -> Iterator[tuple
         last = rows[-1][0]
 
 
+def _add_external_path(conn: sqlite3.Connection) -> None:
+    """5: datafiles.external_path, the absolute path of a file registered in place (NULL for
+    the files in the storage folder)."""
+    datafiles = sqlite_utils.Database(conn).table("datafiles")
+    if "external_path" not in datafiles.columns_dict:
+        datafiles.add_column("external_path", str)
+
+
 MIGRATIONS: list[Migration] = [
     _add_session_epoch,
     _add_header_status,
     _keyset_listing_placeholder,
     _add_header_fields,
+    _add_external_path,
 ]
 
 

@@ -193,7 +193,7 @@ class DataFile(OwnedItem):
     @blp.response(204)
     def delete(self, file_id):
         """Delete the row, then the stored file and its preview; derived data follows."""
-        removed = [self.destroy(file_id)]
+        removed = self.destroy(file_id)  # none for a file registered in place
         storage.remove(current_app.config["FILES_DIR"], removed)
         previews.discard(current_app.config["DATA_DIR"], removed)
 
@@ -233,11 +233,13 @@ def _send_preview(preview: previews.Preview):
 
 def _send(found: dict):
     prefix = current_app.config["X_ACCEL_REDIRECT"]
-    if prefix:  # nginx sends the bytes (and handles Range) from its internal location
+    if prefix and not found["external_path"]:
+        # nginx sends the bytes (and handles Range) from its internal location; a file
+        # registered in place is outside it, so the app sends that one itself.
         response = current_app.response_class(mimetype=found["content_type"])
         response.headers["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + found["storage_path"]
     else:
-        path = storage.absolute(current_app.config["FILES_DIR"], found["storage_path"])
+        path = storage.location(current_app.config["FILES_DIR"], found)
         response = send_file(
             path, mimetype=found["content_type"], conditional=True, etag=found["checksum"]
         )

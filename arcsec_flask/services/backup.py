@@ -329,7 +329,11 @@ def _integrity(conn: sqlite3.Connection) -> list[str]:
 
 
 def _rows(conn: sqlite3.Connection) -> Entries:
-    query = "SELECT storage_path, size, checksum FROM datafiles ORDER BY storage_path"
+    # Files registered in place (external_path, migration 5) are not in the storage folder:
+    # the backup holds their rows, not their bytes. An older snapshot has no such column.
+    columns = {r[1] for r in conn.execute("PRAGMA table_info(datafiles)")}
+    stored = " WHERE external_path IS NULL" if "external_path" in columns else ""
+    query = f"SELECT storage_path, size, checksum FROM datafiles{stored} ORDER BY storage_path"
     return {path: (size, checksum) for path, size, checksum in conn.execute(query)}
 
 

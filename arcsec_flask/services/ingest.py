@@ -4,11 +4,18 @@ Every file goes the way an upload goes (services/uploads.py): the same base-name
 same header reading (a file whose header cannot be read is kept and flagged), the same
 duplicates rule, the same rows and night logs. What differs: headers are read by a pool of
 threads while the rows of many files are written in one transaction, and a file is either
-copied (hashed on the way, fsynced, renamed into place) or hard-linked into the storage
-folder (`link`; a copy where the link cannot be made, e.g. across file systems).
+copied (hashed on the way, fsynced, renamed into place), hard-linked into the storage
+folder (`link`; a copy where the link cannot be made, e.g. across file systems), or
+registered where it is (`in-place`): only read, never moved or changed; its row records its
+absolute path (`external_path`) and everything that serves it reads it from there.
 
 A re-run imports nothing twice: a file whose name is taken in the dataset by a file of the
 same size and checksum is "already present" (skipped); by a different file, it is refused.
+
+Stopping: `stop` (an Event, set by the command's Ctrl-C handler) is looked at between files;
+the batch filed so far is committed and the run returns, `interrupted`. Any exception
+(a second Ctrl-C included) rolls the batch back and removes the files it had placed, so
+neither a row without its file nor a placed file without its row stays behind.
 """
 
 from __future__ import annotations
@@ -16,7 +23,8 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +38,7 @@ from ..repo import datafiles
 from ..repo.sqlite import transaction
 from .uploads import unreadable
 
-Mode = Literal["copy", "link"]
+Mode = Literal["copy", "link", "in-place"]
 BATCH = 200  # rows a transaction: few fsyncs of the database, short write locks
 CHUNK = 1024 * 1024
 
@@ -42,6 +50,7 @@ class Summary:
     unreadable: int = 0
     bytes: int = 0
     refused: list[tuple[str, str]] = field(default_factory=list)
+    interrupted: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +59,7 @@ class Summary:
             "flagged_unreadable": self.unreadable,
             "refused": len(self.refused),
             "bytes": self.bytes,
+            "interrupted": self.interrupted,
         }
 
 
@@ -79,13 +89,34 @@ def ingest_folder(
     mode: Mode = "copy",
     jobs: int = 4,
     progress: Callable[[Path, int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> Summary:
     """Import every file under `folder` into `dataset` ({"id", "uuid"} of the owner's)."""
+    return ingest_paths(
+        conn, files_dir, owner_id, dataset, files_under(folder), mode, jobs, progress, stop
+    )
+
+
+def ingest_paths(
+    conn: sqlite3.Connection,
+    files_dir: str | Path,
+    owner_id: int,
+    dataset: dict[str, Any],
+    paths: Iterable[Path],
+    mode: Mode = "copy",
+    jobs: int = 4,
+    progress: Callable[[Path, int], None] | None = None,
+    stop: threading.Event | None = None,
+) -> Summary:
+    """Import these files into `dataset`, in their order; see ingest_folder."""
     summary = Summary()
-    paths = files_under(folder)
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, jobs))
+    try:
         batch: list[_Read] = []
         for read in pool.map(_read, paths):
+            if stop is not None and stop.is_set():
+                summary.interrupted = True
+                break
             if isinstance(read, tuple):  # (path, reason): refused before reading
                 summary.refused.append((str(read[0]), read[1]))
                 if progress:
@@ -96,6 +127,9 @@ def ingest_folder(
                 _file_batch(conn, files_dir, owner_id, dataset, batch, mode, summary, progress)
                 batch = []
         _file_batch(conn, files_dir, owner_id, dataset, batch, mode, summary, progress)
+    finally:
+        # Headers not read yet are not waited for (an interrupted run returns at once).
+        pool.shutdown(wait=True, cancel_futures=True)
     return summary
 
 
@@ -139,7 +173,13 @@ def _file_batch(
                 if progress:
                     progress(read.path, size)
     except BaseException:
-        storage.remove(files_dir, placed)  # their rows were rolled back: no orphans
+        # Rolled back (or, if the interruption came just after COMMIT, committed): remove
+        # only the placed files that no row refers to, so no row ever loses its file.
+        try:
+            kept = datafiles.all_storage_paths(conn) if placed else set()
+        except sqlite3.Error:  # the database is gone: so is the transaction
+            kept = set()
+        storage.remove(files_dir, [p for p in placed if p not in kept])
         raise
 
 
@@ -158,10 +198,16 @@ def _file_one(
         if (existing["size"], existing["checksum"]) == (size, checksum):
             return "present"
         return f"the dataset already holds another file named '{read.name}'"
+    # A unique storage path even in place (the column is NOT NULL UNIQUE): none is made.
     relative = storage.new_relative_path(dataset["uuid"])
-    size, checksum = _place(read.path, Path(files_dir), relative, mode)
-    placed.append(relative)
-    stored = datafiles.StoredFile(read.name, relative, size, checksum)
+    if mode == "in-place":
+        size, checksum = _digest(read.path)
+        external: str | None = str(read.path.absolute())
+    else:
+        placed.append(relative)  # before placing: an interruption mid-place removes it
+        size, checksum = _place(read.path, Path(files_dir), relative, mode)
+        external = None
+    stored = datafiles.StoredFile(read.name, relative, size, checksum, external)
     datafiles.create(conn, owner_id, dataset, stored, read.info, {}, read.problem)
     return "imported"
 

@@ -26,7 +26,7 @@ def archive_of(conn: sqlite3.Connection, files_dir: str | Path, package: dict[st
     entries = [
         Entry(
             arcname=arcname,
-            path=storage.absolute(files_dir, f["storage_path"]),
+            path=storage.location(files_dir, f),
             size=f["size"],
             modified=datetime.fromisoformat(f["creation_date"].replace("Z", "+00:00")),
         )

@@ -16,7 +16,7 @@ import os
 import secrets
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -114,6 +114,14 @@ def new_relative_path(prefix: str) -> str:
 
 def absolute(files_dir: str | os.PathLike, relative: str) -> Path:
     return Path(files_dir) / relative
+
+
+def location(files_dir: str | os.PathLike, datafile: Mapping[str, Any]) -> Path:
+    """Where a data file's bytes are read from: its external path when it was registered in
+    place (`ingest --in-place`), else its storage path in the storage folder."""
+    if datafile.get("external_path"):
+        return Path(datafile["external_path"])
+    return absolute(files_dir, datafile["storage_path"])
 
 
 def remove(files_dir: str | os.PathLike, relative_paths: Iterable[str]) -> None:
