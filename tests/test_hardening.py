@@ -133,3 +133,41 @@ def test_a_dataset_deleted_while_its_file_is_filed_is_a_400(client, alice, db):
         )
     assert "dataset" in raised.value.errors
     assert json.loads(client.get("/datafiles/", headers=alice.api).data)["count"] == 0
+
+
+ITEM = "/datasets/0b1c6f7e-2b6a-4d5e-9f00-1234567890ab/"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("put", ITEM),
+        ("post", ITEM),
+        ("put", "/datasets/"),
+        ("patch", "/datasets/"),
+        ("put", "/local/datasets/"),
+        ("put", "/nightlogs/" + ITEM.split("/")[2] + "/"),
+    ],
+)
+def test_a_verb_the_route_lacks_is_401_without_a_key_like_get(client, alice, method, path):
+    anonymous = getattr(client, method)(path, json={})
+    assert anonymous.status_code == 401 and "Allow" not in anonymous.headers
+    bad_key = getattr(client, method)(
+        path, json={}, headers={"X-Arcsecond-API-Authorization": "Key nope"}
+    )
+    assert bad_key.status_code == 401
+    with_key = getattr(client, method)(path.replace("/local", ""), json={}, headers=alice.api)
+    assert with_key.status_code == 405 and "GET" in with_key.headers["Allow"]
+
+
+def test_a_verb_the_route_lacks_on_a_foreign_portal_is_404_like_get(client, alice, bob, make_org):
+    make_org("obs", bob)
+    assert client.get("/obs/datasets/", headers=alice.api).status_code == 404
+    assert client.put("/obs/datasets/", json={}, headers=alice.api).status_code == 404
+    assert client.put("/obs/datasets/", json={}, headers=bob.api).status_code == 405
+
+
+@pytest.mark.parametrize("path", ["/auth/key/verify/", "/healthcheck/", "/datapackages/"])
+def test_public_routes_still_answer_405_to_a_verb_they_lack(client, path):
+    response = client.put(path, json={})
+    assert response.status_code == 405 and response.headers["Allow"]
