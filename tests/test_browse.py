@@ -336,11 +336,13 @@ def test_a_copied_cookie_dies_with_the_logout(app, client, carol):
 
 
 def test_password_guessing_is_throttled(app, client, carol):
-    for _ in range(10):
+    from arcsec_flask.repo import logins
+
+    for _ in range(logins.FREE_FAILURES):
         assert log_in(client, password="wrong").status_code == 401
     blocked = log_in(client)  # even the right password, for a while
     assert blocked.status_code == 429
-    assert 1 <= int(blocked.headers["Retry-After"]) <= 15 * 60
+    assert int(blocked.headers["Retry-After"]) == logins.FIRST_DELAY_S
     assert "Too many failed logins" in blocked.text
     # Another name is not held up, and the count is in the database, shared by workers.
     assert log_in(client, username="someone-else", password="x").status_code == 401
@@ -348,26 +350,36 @@ def test_password_guessing_is_throttled(app, client, carol):
     assert log_in(other_worker).status_code == 429
 
 
-def test_throttle_window_and_reset():
+def test_throttle_delays_double_and_reset():
     from arcsec_flask.repo import logins
     from arcsec_flask.repo.sqlite import connect, init_schema
 
     conn = connect(":memory:")
     init_schema(conn)
-    for i in range(10):
-        logins.record_failure(conn, "Carol", 1000.0 + i)
-    assert logins.retry_after(conn, "carol", 1010.0) == 15 * 60 - 10 + 1  # case-insensitive
-    assert logins.retry_after(conn, "carol", 1000.0 + 15 * 60 + 1) == 0  # the window slid
+    now = 1000.0
+    for _ in range(logins.FREE_FAILURES):
+        assert logins.claim_attempt(conn, "Carol", now) == 0
+    delays = []
+    for _ in range(12):
+        wait = logins.claim_attempt(conn, "carol", now)  # case-insensitive
+        assert wait > 0 and logins.claim_attempt(conn, "carol", now + wait - 1) > 0
+        delays.append(wait)
+        now += wait
+        assert logins.claim_attempt(conn, "carol", now) == 0  # one more try, then wait
+    assert delays[:4] == [2, 4, 8, 16] and max(delays) == logins.MAX_DELAY_S
+    assert logins.retry_after(conn, "carol", now + logins.WINDOW_S) == 0  # forgotten
     logins.clear(conn, "carol")
-    assert logins.retry_after(conn, "carol", 1010.0) == 0
+    assert logins.retry_after(conn, "carol", now) == 0
     conn.close()
 
 
 def test_a_success_clears_the_failures(client, carol):
-    for _ in range(9):
+    from arcsec_flask.repo import logins
+
+    for _ in range(logins.FREE_FAILURES - 1):
         log_in(client, password="wrong")
     assert log_in(client).status_code == 303
     client.post("/auth/logout/", data={"csrf_token": csrf_token(client)})
-    for _ in range(9):
+    for _ in range(logins.FREE_FAILURES - 1):
         log_in(client, password="wrong")
     assert log_in(client).status_code == 303

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 
 import pytest
 
@@ -89,20 +90,87 @@ def test_only_allowed_hosts_make_urls(tmp_path):
     assert evil.status_code == 400 and "http://evil.example" not in evil.text
 
 
-def test_a_guesser_does_not_lock_the_owner_out(client, make_user):
+ATTACKER = {"REMOTE_ADDR": "203.0.113.9"}
+OWNER = {"REMOTE_ADDR": "198.51.100.7"}
+
+
+def _time_passes(db, seconds: float) -> None:
+    """Every recorded failure gets `seconds` older: the clock moved on."""
+    db.execute("UPDATE login_failures SET at = at - ?", (seconds,))
+
+
+def _password_login(client, password: str, environ: dict):
+    form = {"username": "carol", "password": password, "csrf_token": csrf_token(client)}
+    return client.post("/auth/login/", data=form, environ_base=environ)
+
+
+def test_a_guesser_waits_ever_longer_and_does_not_lock_the_owner_out(client, db, make_user):
     from werkzeug.security import generate_password_hash
 
+    from arcsec_flask.repo import logins
+
     make_user("carol", password_hash=generate_password_hash("pw"))
-    attacker = {"REMOTE_ADDR": "203.0.113.9"}
-    client.get("/auth/login/")
-    token = csrf_token(client)
-    for _ in range(10):
-        wrong = {"username": "carol", "password": "guess", "csrf_token": token}
-        assert client.post("/auth/login/", data=wrong, environ_base=attacker).status_code == 401
-    right = {"username": "carol", "password": "pw", "csrf_token": token}
-    assert client.post("/auth/login/", data=right, environ_base=attacker).status_code == 429
-    owner = {"REMOTE_ADDR": "198.51.100.7"}
-    assert client.post("/auth/login/", data=right, environ_base=owner).status_code == 303
+    for _ in range(logins.FREE_FAILURES):
+        assert _password_login(client, "guess", ATTACKER).status_code == 401
+    waits = []
+    for _ in range(4):
+        waiting = _password_login(client, "pw", ATTACKER)  # even the right one, while waiting
+        assert waiting.status_code == 429 and "Too many failed logins" in waiting.text
+        waits.append(int(waiting.headers["Retry-After"]))
+        assert _password_login(client, "pw", OWNER).status_code == 303  # the owner, elsewhere
+        _time_passes(db, waits[-1])
+        assert _password_login(client, "guess", ATTACKER).status_code == 401  # one more try
+    assert waits == [2, 4, 8, 16]  # doubling
+    _time_passes(db, 32)
+    assert _password_login(client, "pw", ATTACKER).status_code == 303  # after the delay: in
+    assert _password_login(client, "guess", ATTACKER).status_code == 401  # and forgiven
+
+
+def test_key_checks_are_throttled_like_passwords(client, db, alice):
+    from arcsec_flask.repo import logins
+
+    wrong = {"username": "alice", "key": "x" * 40}
+    right = {"username": "alice", "key": alice.upload_key}
+    for _ in range(logins.FREE_FAILURES):
+        answer = client.post("/auth/key/verify/", json=wrong, environ_base=ATTACKER)
+        assert answer.status_code == 401
+    waiting = client.post("/auth/key/verify/", json=right, environ_base=ATTACKER)
+    assert waiting.status_code == 429 and waiting.headers["Retry-After"] == "2"
+    assert "Try again in 2 s" in waiting.json["detail"]
+    org_check = {**right, "organisation": "local"}
+    assert (
+        client.post("/auth/key/verify-organisation/", json=org_check, environ_base=ATTACKER)
+    ).status_code == 429
+    assert client.post("/auth/key/verify/", json=right, environ_base=OWNER).status_code == 200
+    _time_passes(db, 2)
+    assert client.post("/auth/key/verify/", json=right, environ_base=ATTACKER).status_code == 200
+
+
+def test_parallel_guesses_to_several_workers_get_one_try_between_them(live_server, tmp_path):
+    """The count is in SQLite and claimed in one transaction: ten guesses sent at once to
+    a real gunicorn with two workers get one answer 401 and nine 429s."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from arcsec_flask.repo import logins
+    from arcsec_flask.repo.sqlite import connect
+
+    keys = live_server.new_user("dora")
+    wrong = {"username": "dora", "key": "y" * 40}
+    url = live_server.url + "auth/key/verify/"
+    # Enough failures long ago that the next try is free now and the one after waits 2 min.
+    conn = connect(live_server.data_dir / "arcsec.sqlite3")
+    old = [("key|dora|127.0.0.1", time.time() - 3600)] * (logins.FREE_FAILURES + 5)
+    conn.executemany("INSERT INTO login_failures (login, at) VALUES (?, ?)", old)
+    conn.close()
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(lambda _: httpx.post(url, json=wrong), range(10)))
+    statuses = sorted(answer.status_code for answer in answers)
+    assert statuses == [401] + [429] * 9, statuses
+    assert all(int(a.headers["Retry-After"]) > 100 for a in answers if a.status_code == 429)
+    right = {"username": "dora", "key": keys["api_key"]}
+    assert httpx.post(url, json=right).status_code == 429
 
 
 def test_crash_leftovers_are_swept_at_start_running_uploads_are_not(tmp_path):
@@ -133,3 +201,41 @@ def test_a_dataset_deleted_while_its_file_is_filed_is_a_400(client, alice, db):
         )
     assert "dataset" in raised.value.errors
     assert json.loads(client.get("/datafiles/", headers=alice.api).data)["count"] == 0
+
+
+ITEM = "/datasets/0b1c6f7e-2b6a-4d5e-9f00-1234567890ab/"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("put", ITEM),
+        ("post", ITEM),
+        ("put", "/datasets/"),
+        ("patch", "/datasets/"),
+        ("put", "/local/datasets/"),
+        ("put", "/nightlogs/" + ITEM.split("/")[2] + "/"),
+    ],
+)
+def test_a_verb_the_route_lacks_is_401_without_a_key_like_get(client, alice, method, path):
+    anonymous = getattr(client, method)(path, json={})
+    assert anonymous.status_code == 401 and "Allow" not in anonymous.headers
+    bad_key = getattr(client, method)(
+        path, json={}, headers={"X-Arcsecond-API-Authorization": "Key nope"}
+    )
+    assert bad_key.status_code == 401
+    with_key = getattr(client, method)(path.replace("/local", ""), json={}, headers=alice.api)
+    assert with_key.status_code == 405 and "GET" in with_key.headers["Allow"]
+
+
+def test_a_verb_the_route_lacks_on_a_foreign_portal_is_404_like_get(client, alice, bob, make_org):
+    make_org("obs", bob)
+    assert client.get("/obs/datasets/", headers=alice.api).status_code == 404
+    assert client.put("/obs/datasets/", json={}, headers=alice.api).status_code == 404
+    assert client.put("/obs/datasets/", json={}, headers=bob.api).status_code == 405
+
+
+@pytest.mark.parametrize("path", ["/auth/key/verify/", "/healthcheck/", "/datapackages/"])
+def test_public_routes_still_answer_405_to_a_verb_they_lack(client, path):
+    response = client.put(path, json={})
+    assert response.status_code == 405 and response.headers["Allow"]

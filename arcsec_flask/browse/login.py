@@ -28,7 +28,7 @@ bp = Blueprint(
 
 BAD_LOGIN = "Invalid username or password."
 EXPIRED_FORM = "The form has expired. Please try again."
-TOO_MANY = "Too many failed logins for this name. Please wait a few minutes."
+TOO_MANY = "Too many failed logins for this name. Please try again in {wait} s."
 
 
 @bp.route("/auth/login/", methods=["GET", "POST"])
@@ -40,18 +40,15 @@ def login():
     if not csrf_ok():
         return _login_page(back_to, EXPIRED_FORM, 400)
     username = request.form.get("username", "").strip()
-    # Counted per name and client address: guessing from one address slows that address
-    # only, so an attacker cannot lock the owner out of their own account.
-    throttle = f"{username}|{request.remote_addr or ''}"
-    now = time.time()
-    wait = logins.retry_after(get_db(), throttle, now)
+    # Per name and client address: a guesser slows their own address only, never the owner.
+    throttle = logins.key_for("password", username, request.remote_addr)
+    wait = logins.claim_attempt(get_db(), throttle, time.time())
     if wait:
-        body, status = _login_page(back_to, TOO_MANY, 429, username)
+        body, status = _login_page(back_to, TOO_MANY.format(wait=wait), 429, username)
         return body, status, {"Retry-After": str(wait)}
     account = _check_password(username, request.form.get("password", ""))
     if account is None:
-        logins.record_failure(get_db(), throttle, now)
-        return _login_page(back_to, BAD_LOGIN, 401, username)
+        return _login_page(back_to, BAD_LOGIN, 401, username)  # the claim stays a failure
     logins.clear(get_db(), throttle)
     session.clear()  # no state from before the login survives it (session fixation)
     session.permanent = False  # gone when the browser closes

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+
+from flask import request
 from flask.views import MethodView
 from marshmallow import fields
+from werkzeug.exceptions import TooManyRequests
 
 from ..domain.errors import NotAuthenticated, PermissionDenied
-from ..repo import accounts, organisations
+from ..repo import accounts, logins, organisations
 from ..web.db import get_db
 from .blueprint import Blueprint
 from .schemas import StrictSchema
@@ -14,6 +18,7 @@ from .schemas import StrictSchema
 blp = Blueprint("authkeys", __name__, description="Check an account's key.")
 
 BAD_CREDENTIALS = "Invalid username or key."
+TOO_MANY = "Too many failed checks for this name from this address. Try again in {wait} s."
 WRITING_ROLES = ("owner", "admin", "member")
 
 
@@ -33,11 +38,17 @@ class VerifiedSchema(StrictSchema):
 
 
 def _verified_account(username: str, key: str) -> dict:
+    # Throttled as the login page is (repo/logins.py), per name and client address.
+    throttle = logins.key_for("key", username, request.remote_addr)
+    wait = logins.claim_attempt(get_db(), throttle, time.time())
+    if wait:
+        raise TooManyRequests(TOO_MANY.format(wait=wait), retry_after=wait)
     # One message for an unknown user and a wrong key: nothing to enumerate.
     account = accounts.find_by_key(get_db(), key)
     named = accounts.get_by_login(get_db(), username) if account else None
     if account is None or named is None or named["id"] != account["id"]:
-        raise NotAuthenticated(BAD_CREDENTIALS)
+        raise NotAuthenticated(BAD_CREDENTIALS)  # the claimed attempt stays a failure
+    logins.clear(get_db(), throttle)
     return account
 
 

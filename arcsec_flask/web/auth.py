@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flask import Flask, g, request, session
+from flask.globals import request_ctx
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from ..domain.errors import NotAuthenticated, NotFound, PermissionDenied
 from ..repo import accounts, organisations
@@ -98,6 +100,11 @@ def authenticate() -> tuple[dict, str]:
 def check_access() -> None:
     """before_request: set g.account, g.scope, g.owner_id, g.organisation, g.role."""
     g.account = g.organisation = g.role = None
+    if isinstance(request.routing_exception, MethodNotAllowed):
+        # A verb the route lacks (PUT...) is checked as a GET of it would be: a caller
+        # without a key gets the 401 a GET gets, not a 405 telling that the route exists.
+        _check_as_get()
+        return  # the 405 follows
     if request.url_rule is None or request.blueprint in PUBLIC:
         return  # routing errors and public routes
     rule = rule_for(request.blueprint or "", request.endpoint or "", request.method)
@@ -105,6 +112,25 @@ def check_access() -> None:
         if request.blueprint and request.method in request.url_rule.methods:
             raise PermissionDenied("This route has no access rule.")  # fail closed
         return  # a 405 follows
+    _authorize(rule, request.method)
+
+
+def _check_as_get() -> None:
+    """The checks of the route's GET for a request whose method the route does not have."""
+    adapter = request_ctx.url_adapter
+    try:
+        endpoint, values = adapter.match(method="GET") if adapter else ("", {})
+    except HTTPException:
+        return  # no GET there either: nothing to protect
+    blueprint = endpoint.rpartition(".")[0]
+    rule = rule_for(blueprint, endpoint, "GET")
+    if rule is None or blueprint in PUBLIC:
+        return
+    g.subdomain = values.get("subdomain")
+    _authorize(rule, "GET")
+
+
+def _authorize(rule: Rule, method: str) -> None:
     if rule.anonymous and request.headers.get(HEADER) is None and not session.get("account_id"):
         _as_anonymous()
         return
@@ -112,7 +138,7 @@ def check_access() -> None:
     g.account, g.scope = account, scope
     if scope == "upload" and not rule.upload_key:
         raise PermissionDenied("The upload key does not allow this action.")
-    if scope == "session" and request.method not in ("GET", "HEAD", "OPTIONS"):
+    if scope == "session" and method not in ("GET", "HEAD", "OPTIONS"):
         raise PermissionDenied("Writing needs an API key, not a browser session.")
     if g.subdomain is None:
         g.owner_id = account["owner_id"]
