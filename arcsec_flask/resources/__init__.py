@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask, send_from_directory
-from flask_smorest import Api
 
 from . import (
     authkeys,
@@ -23,7 +22,8 @@ from . import (
     targets,
     telescopes,
 )
-from .blueprint import register
+from .blueprint import Api, register
+from .schemas import field_rules
 
 
 def schema_name(schema) -> str | None:
@@ -39,6 +39,7 @@ def schema_name(schema) -> str | None:
 def init_app(app: Flask) -> Api:
     plugin = MarshmallowPlugin(schema_name_resolver=schema_name)
     api = Api(app, spec_kwargs={"marshmallow_plugin": plugin})
+    plugin.converter.add_attribute_function(field_rules)
     api.spec.components.security_scheme(
         "ApiKey", {"type": "apiKey", "in": "header", "name": "X-Arcsecond-API-Authorization"}
     )

@@ -7,6 +7,13 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, fields, pre_load, validate
 
+from .fields import UUIDString, not_blank
+
+# How the document shows a UUID: the JSON form is the lower-case hyphenated one; bodies
+# and filters also take upper case (UUIDString lowers it), paths only the canonical form.
+UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+CANONICAL_UUID_PATTERN = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+
 
 class StrictSchema(Schema):
     """Bodies as Django REST framework reads them (docs/API.md §4a): a field the object
@@ -45,3 +52,29 @@ def page_schema(item: type[Schema]) -> type[Schema]:
             "results": fields.List(fields.Nested(item)),
         },
     )
+
+
+class ErrorSchema(Schema):
+    """Every error answer (web/errors.py): a sentence, and the messages of each field at fault."""
+
+    class Meta:
+        ordered = True
+
+    detail = fields.String(required=True, metadata={"description": "What went wrong, in words."})
+    errors = fields.Dict(
+        keys=fields.String(),
+        values=fields.List(fields.String()),
+        metadata={"description": "Field name to its messages, when fields are at fault."},
+    )
+
+
+def field_rules(_converter: Any, field: fields.Field, **_kwargs: Any) -> dict[str, Any]:
+    """What the marshmallow plugin cannot see in our own fields and validators: a UUID
+    reference is a UUID, and a `not_blank` string has a character that is not a space."""
+    rules: dict[str, Any] = {}
+    if isinstance(field, UUIDString):
+        rules.update(format="uuid", pattern=UUID_PATTERN)
+    validators = field.validators if isinstance(field.validators, list | tuple) else []
+    if not_blank in validators:
+        rules.update(minLength=1, pattern=r"\S")
+    return rules

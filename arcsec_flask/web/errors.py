@@ -51,7 +51,7 @@ def _field_errors(messages: dict) -> dict[str, list[str]]:
 def handle_http_exception(error: HTTPException):
     headers = [(k, v) for k, v in error.get_headers() if k.lower() != "content-type"]
     data = getattr(error, "data", None) or {}
-    if error.code == 422 and "messages" in data:  # webargs validation: a 400 here
+    if "messages" in data:  # webargs: a validation error, or a body that is not JSON
         errors = _field_errors(data["messages"])
         summary = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items())
         return error_response(400, f"Invalid input. {summary}", errors)
