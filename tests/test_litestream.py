@@ -117,6 +117,7 @@ def test_the_database_replicates_and_restores_onto_a_new_machine(s3_bucket, tmp_
         replicating = subprocess.Popen(
             [exe, "replicate", "-config", str(CONFIG)], env=env, stdout=log, stderr=log
         )
+        log.close()  # the child holds its own copy
         # Written while litestream runs: continuous replication, not a one-off copy.
         for i in (2, 3):
             path = write_fits(frames / f"m31-00{i}.fits.gz", light_frame_cards(), compress="gzip")
