@@ -28,6 +28,16 @@ DEFAULTS: dict[str, Any] = {
     # Comma-separated host names the server answers to (absolute URLs are built from the
     # Host header); empty: any. A leading dot allows subdomains (".example.org").
     "ALLOWED_HOSTS": "",
+    # Where the stored files live: "file" (FILES_DIR) or "s3" (the bucket below; the
+    # credentials come from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, as boto3 reads them).
+    "STORAGE": "file",
+    "S3_ENDPOINT_URL": "",  # empty: AWS itself
+    "S3_BUCKET": "",
+    "S3_REGION": "",
+    # Uploads stream into multipart uploads of parts this large (S3's minimum: 5 MiB).
+    "S3_PART_SIZE": 8 * 1024 * 1024,
+    # How long a presigned download URL stays valid.
+    "S3_PRESIGN_SECONDS": 300,
 }
 
 
@@ -55,7 +65,23 @@ def load(mapping: Mapping[str, Any] | None, environ: Mapping[str, str]) -> dict[
     settings["ALLOWED_HOSTS"] = list(hosts)
     # Flask refuses (400) a request whose Host is not one of these, before any URL is built.
     settings["TRUSTED_HOSTS"] = settings["ALLOWED_HOSTS"] or None
+    _check_storage(settings)
     return settings
+
+
+def _check_storage(settings: Mapping[str, Any]) -> None:
+    """A wrong storage setting stops the start (nothing is contacted here)."""
+    kind = settings["STORAGE"]
+    if kind not in ("file", "s3"):
+        raise ValueError(f"ARCSEC_STORAGE must be 'file' or 's3', not {kind!r}.")
+    if kind != "s3":
+        return
+    if not settings["S3_BUCKET"]:
+        raise ValueError("ARCSEC_STORAGE=s3 needs ARCSEC_S3_BUCKET.")
+    if int(settings["S3_PART_SIZE"]) < 5 * 1024 * 1024:
+        raise ValueError("ARCSEC_S3_PART_SIZE must be at least 5 MiB (5242880), S3's minimum.")
+    if not 0 < int(settings["S3_PRESIGN_SECONDS"]) <= 7 * 24 * 3600:
+        raise ValueError("ARCSEC_S3_PRESIGN_SECONDS must be from 1 to 604800 (7 days).")
 
 
 def prepare_data_dir(settings: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 def test_every_setting_is_documented_once():
     table = README.read_text().split("## Configuration", 1)[1].split("\n## ", 1)[0]
-    documented = re.findall(r"^\| `ARCSEC_([A-Z_]+)` \|", table, flags=re.M)
+    documented = re.findall(r"^\| `ARCSEC_([A-Z0-9_]+)` \|", table, flags=re.M)
     assert sorted(documented) == sorted(DEFAULTS)
     assert len(documented) == len(set(documented))
 

@@ -109,7 +109,8 @@ QUERY = OwnedQuery(
         "f.id, f.name, f.size, f.checksum, f.is_raw, f.tags, f.format, f.compression,"
         " f.date_obs, f.header_status, f.header_error, f.creation_date, f.storage_path,"
         " f.external_path, f.content_type, f.target_name, f.date_obs_source, f.exposure_time,"
-        " f.filter_name, f.frame_type, f.instrument_name, f.telescope_name, f.binning, f.ccd_temperature,"
+        " f.filter_name, f.frame_type, f.instrument_name, f.telescope_name, f.binning,"
+        " f.ccd_temperature,"
         " d.uuid AS dataset_uuid,"
         " o.uuid AS observation_uuid, c.uuid AS calibration_uuid, n.uuid AS night_log_uuid"
     ),

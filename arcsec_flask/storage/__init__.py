@@ -2,9 +2,12 @@
 
 Uploads stream into temporary files in the folder (hashed as they arrive), are fsynced
 and renamed into place; storage paths are made here from random tokens, never from
-client text.
+client text. `Backend` (backend.py) is the one interface over the local folder
+(local_backend.py) and an S3 bucket (s3.py, loaded only when configured);
+`backend_from_config` picks one from the settings.
 """
 
+from .backend import MIN_PART_SIZE, Backend, Readable, Stray, Writer, backend_from_config
 from .local import (
     TMP,
     StorageFull,
@@ -17,12 +20,23 @@ from .local import (
     stored_paths,
     sweep_stale_parts,
 )
+from .local_backend import LocalBackend, LocalWriter
+from .ranged import RangedFile
 
 __all__ = [
+    "MIN_PART_SIZE",
     "TMP",
+    "Backend",
+    "LocalBackend",
+    "LocalWriter",
+    "RangedFile",
+    "Readable",
     "StorageFull",
+    "Stray",
     "StreamingFile",
+    "Writer",
     "absolute",
+    "backend_from_config",
     "location",
     "new_relative_path",
     "remove",

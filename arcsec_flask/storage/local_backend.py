@@ -1,0 +1,124 @@
+"""The storage folder behind the Backend interface: today's functions of local.py, unchanged."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from . import local
+from .backend import Backend, LimitedReader, Readable, Stray
+
+
+class LocalWriter:
+    """A `local.StreamingFile` whose `place()` knows the storage folder.
+
+    Everything else of the temporary file (its `path`, `seek`, `read`...) is passed through,
+    so the header reader and werkzeug's parser use it as they use a StreamingFile.
+    """
+
+    def __init__(self, files_dir: str | os.PathLike) -> None:
+        self._files_dir = files_dir
+        self.file = local.StreamingFile(files_dir)
+
+    @property
+    def size(self) -> int:
+        return self.file.size
+
+    @property
+    def placed(self) -> bool:
+        return self.file.placed
+
+    @property
+    def checksum(self) -> str:
+        return self.file.checksum
+
+    def write(self, data: bytes, /) -> int:
+        return self.file.write(data)
+
+    def finish(self) -> None:
+        self.file.finish()
+
+    def place(self, relative: str) -> None:
+        self.file.place(self._files_dir, relative)
+
+    def discard(self) -> None:
+        self.file.discard()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.file, name)
+
+    def __enter__(self) -> LocalWriter:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.discard()
+
+
+class LocalBackend(Backend):
+    """Files under `files_dir`, written to `.tmp/` parts and renamed into place."""
+
+    kind = "file"
+
+    def __init__(self, files_dir: str | os.PathLike) -> None:
+        self.files_dir = Path(files_dir)
+
+    def writer(self, relative: str | None = None) -> LocalWriter:
+        return LocalWriter(self.files_dir)
+
+    def path(self, relative: str) -> Path:
+        return local.absolute(self.files_dir, relative)
+
+    def open(self, relative: str) -> Readable:
+        return self.path(relative).open("rb")
+
+    def open_range(self, relative: str, start: int, length: int) -> Readable:
+        if start < 0 or length < 0:
+            raise ValueError(f"A range starts and lasts at least 0 bytes, not {start}+{length}.")
+        handle = self.path(relative).open("rb")
+        handle.seek(start)
+        return LimitedReader(handle, length)
+
+    def size(self, relative: str) -> int:
+        return self.path(relative).stat().st_size
+
+    def exists(self, relative: str) -> bool:
+        return self.path(relative).is_file()
+
+    def remove(self, relatives: Iterable[str]) -> None:
+        local.remove(self.files_dir, relatives)
+
+    def stored_paths(self) -> set[str]:
+        return local.stored_paths(self.files_dir)
+
+    def presigned_url(
+        self,
+        relative: str,
+        disposition: str | None = None,
+        content_type: str | None = None,
+        expires_s: int | None = None,
+    ) -> str | None:
+        return None
+
+    def stray_uploads(self, older_than_s: float | None = None) -> list[Stray]:
+        """Parts no running upload holds (a dead worker's lock died with it), and, with
+        `older_than_s`, parts untouched that long (a hung upload)."""
+        found = []
+        for part in local.stale_parts(self.files_dir, older_than_s):
+            try:
+                started = part.stat().st_mtime
+            except FileNotFoundError:  # finished or discarded meanwhile
+                continue
+            found.append(Stray(str(part.relative_to(self.files_dir)), started))
+        return found
+
+    def remove_strays(self, strays: Iterable[Stray]) -> int:
+        removed = 0
+        for stray in strays:
+            part = self.files_dir / stray.key
+            if part.parent != self.files_dir / local.TMP:
+                raise ValueError(f"{stray.key} is not an upload part.")
+            part.unlink(missing_ok=True)
+            removed += 1
+        return removed

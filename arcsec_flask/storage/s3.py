@@ -1,0 +1,307 @@
+"""Stored files as objects of one S3 bucket (AWS, SeaweedFS, MinIO, Garage...), via boto3.
+
+An upload streams into a multipart upload, one part of `part_size` bytes at a time (the
+memory an upload holds is one part, whatever its size), hashed as the bytes go by; the
+multipart upload is opened only once a first part is full, so a small file is one PUT at
+`place()`. Nothing is visible under the final key before `place()`, and `discard()` aborts
+the multipart upload. S3 cannot tell a running upload from an abandoned one: strays are
+multipart uploads (and staging objects) older than an age.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import time
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from .backend import MIN_PART_SIZE, Backend, LimitedReader, Readable, Stray
+from .local import TMP
+
+log = logging.getLogger(__name__)
+
+# When no age is given, a multipart upload older than this is abandoned: far longer than
+# any real upload, even of a night's largest frame over a slow link.
+DEFAULT_STRAY_AGE_S = 24 * 3600
+MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's limit
+DELETE_BATCH = 1000  # DeleteObjects' limit
+MISSING = {"404", "NoSuchKey", "NotFound"}
+
+
+def s3_client(endpoint_url: str | None, region: str | None) -> Any:
+    """A boto3 client signing with SigV4 (presigned URLs included); path-style addressing
+    for a custom endpoint, whose buckets are rarely DNS names of their own."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        signature_version="s3v4",
+        s3={"addressing_style": "path" if endpoint_url else "auto"},
+        retries={"max_attempts": 4, "mode": "standard"},
+    )
+    return boto3.client("s3", endpoint_url=endpoint_url, region_name=region, config=config)
+
+
+def _code(error: Exception) -> str:
+    response = getattr(error, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+def _client_error() -> type[Exception]:
+    from botocore.exceptions import ClientError
+
+    return ClientError
+
+
+class S3Writer:
+    """An upload streamed into a multipart upload; see the module's docstring."""
+
+    def __init__(self, backend: S3Backend, relative: str | None) -> None:
+        self._backend = backend
+        self._client = backend.client
+        self._part_size = backend.part_size
+        # Where a multipart upload is opened: the final key when known, else a staging key.
+        self._key = relative or f"{TMP}/upload-{secrets.token_hex(16)}"
+        self._upload_id: str | None = None
+        self._parts: list[dict[str, Any]] = []
+        self._buffer = bytearray()
+        self._sha256 = hashlib.sha256()
+        self._closed = False
+        self.size = 0
+        self.placed = False
+        self.relative: str | None = None
+
+    @property
+    def checksum(self) -> str:
+        return self._sha256.hexdigest()
+
+    @property
+    def upload_id(self) -> str | None:
+        return self._upload_id
+
+    def write(self, data: bytes, /) -> int:
+        if self._closed:
+            raise ValueError("This upload was already placed or discarded.")
+        self._sha256.update(data)
+        self.size += len(data)
+        view = memoryview(data)
+        while view:
+            room = self._part_size - len(self._buffer)
+            self._buffer += view[:room]
+            view = view[room:]
+            if len(self._buffer) == self._part_size:
+                self._send_part()
+        return len(data)
+
+    def _send_part(self) -> None:
+        if self._upload_id is None:
+            started = self._client.create_multipart_upload(
+                Bucket=self._backend.bucket, Key=self._key
+            )
+            self._upload_id = started["UploadId"]
+        number = len(self._parts) + 1
+        # The buffer itself goes out (no copy of the part), then a fresh one is started.
+        body, self._buffer = self._buffer, bytearray()
+        sent = self._client.upload_part(
+            Bucket=self._backend.bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=body,
+        )
+        del body
+        self._parts.append({"ETag": sent["ETag"], "PartNumber": number})
+
+    def finish(self) -> None:
+        """Nothing to flush: the bytes are durable once `place()` has completed them."""
+
+    def place(self, relative: str) -> None:
+        """Make the object visible under `relative`: one PUT for a file smaller than a
+        part, else the last part and CompleteMultipartUpload (plus a server-side copy if the
+        upload had to start under a staging key)."""
+        if self._closed:
+            raise ValueError("This upload was already placed or discarded.")
+        bucket = self._backend.bucket
+        if self._upload_id is None:
+            body, self._buffer = self._buffer, bytearray()
+            self._client.put_object(Bucket=bucket, Key=relative, Body=body)
+        else:
+            if self._buffer or not self._parts:
+                self._send_part()
+            self._client.complete_multipart_upload(
+                Bucket=bucket,
+                Key=self._key,
+                UploadId=self._upload_id,
+                MultipartUpload={"Parts": self._parts},
+            )
+            if self._key != relative:
+                self._client.copy({"Bucket": bucket, "Key": self._key}, bucket, relative)
+                self._client.delete_object(Bucket=bucket, Key=self._key)
+        self._closed = self.placed = True
+        self.relative = relative
+
+    def discard(self) -> None:
+        """Unless placed: abort the multipart upload. A failed abort is logged and left to
+        `stray_uploads` (the object never became visible)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._buffer = bytearray()
+        if self._upload_id is None:
+            return
+        try:
+            self._client.abort_multipart_upload(
+                Bucket=self._backend.bucket, Key=self._key, UploadId=self._upload_id
+            )
+        except Exception:
+            log.warning("Aborting multipart upload of %s failed", self._key, exc_info=True)
+
+    def __enter__(self) -> S3Writer:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.discard()
+
+
+class S3Backend(Backend):
+    """Stored files as objects named by their storage paths in `bucket`."""
+
+    kind = "s3"
+
+    def __init__(
+        self, client: Any, bucket: str, part_size: int = 8 * 1024 * 1024, presign_seconds: int = 300
+    ) -> None:
+        if part_size < MIN_PART_SIZE:
+            raise ValueError(f"S3 parts are at least {MIN_PART_SIZE} bytes, not {part_size}.")
+        if not 0 < presign_seconds <= MAX_PRESIGN_SECONDS:
+            raise ValueError(f"Presigned URLs last 1 to {MAX_PRESIGN_SECONDS} seconds.")
+        self.client = client
+        self.bucket = bucket
+        self.part_size = part_size
+        self.presign_seconds = presign_seconds
+
+    def writer(self, relative: str | None = None) -> S3Writer:
+        return S3Writer(self, relative)
+
+    def _get(self, relative: str, **extra: Any) -> Any:
+        try:
+            return self.client.get_object(Bucket=self.bucket, Key=relative, **extra)
+        except _client_error() as error:
+            if _code(error) in MISSING:
+                raise FileNotFoundError(relative) from error
+            raise
+
+    def open(self, relative: str) -> Readable:
+        found = self._get(relative)
+        return LimitedReader(found["Body"], found["ContentLength"])
+
+    def open_range(self, relative: str, start: int, length: int) -> Readable:
+        if start < 0 or length < 0:
+            raise ValueError(f"A range starts and lasts at least 0 bytes, not {start}+{length}.")
+        if length == 0:
+            self.size(relative)  # a missing object is still an error
+            return LimitedReader(None, 0)
+        try:
+            found = self._get(relative, Range=f"bytes={start}-{start + length - 1}")
+        except _client_error() as error:
+            if _code(error) == "InvalidRange":  # starts at or past the end
+                return LimitedReader(None, 0)
+            raise
+        return LimitedReader(found["Body"], found["ContentLength"])
+
+    def _head(self, relative: str) -> dict[str, Any]:
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=relative)
+        except _client_error() as error:
+            if _code(error) in MISSING:
+                raise FileNotFoundError(relative) from error
+            raise
+
+    def size(self, relative: str) -> int:
+        return int(self._head(relative)["ContentLength"])
+
+    def exists(self, relative: str) -> bool:
+        try:
+            self._head(relative)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def remove(self, relatives: Iterable[str]) -> None:
+        keys = [{"Key": key} for key in relatives]
+        for at in range(0, len(keys), DELETE_BATCH):
+            batch = keys[at : at + DELETE_BATCH]
+            try:
+                done = self.client.delete_objects(
+                    Bucket=self.bucket, Delete={"Objects": batch, "Quiet": True}
+                )
+            except Exception:
+                log.exception("Could not remove %d stored objects", len(batch))
+                continue
+            for error in done.get("Errors", []):
+                log.error("Could not remove stored object %s: %s", error["Key"], error["Code"])
+
+    def _keys(self, prefix: str = "") -> Iterator[dict[str, Any]]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=prefix
+        )
+        for page in pages:
+            yield from page.get("Contents", [])
+
+    def stored_paths(self) -> set[str]:
+        return {o["Key"] for o in self._keys() if not o["Key"].startswith(f"{TMP}/")}
+
+    def presigned_url(
+        self,
+        relative: str,
+        disposition: str | None = None,
+        content_type: str | None = None,
+        expires_s: int | None = None,
+    ) -> str | None:
+        params = {"Bucket": self.bucket, "Key": relative}
+        if disposition:
+            params["ResponseContentDisposition"] = disposition
+        if content_type:
+            params["ResponseContentType"] = content_type
+        return self.client.generate_presigned_url(
+            "get_object", Params=params, ExpiresIn=expires_s or self.presign_seconds
+        )
+
+    def stray_uploads(self, older_than_s: float | None = None) -> list[Stray]:
+        """Multipart uploads, and staging objects under .tmp/, started at least
+        `older_than_s` ago (default DEFAULT_STRAY_AGE_S: S3 cannot tell a live upload)."""
+        age = DEFAULT_STRAY_AGE_S if older_than_s is None else older_than_s
+        cutoff = time.time() - age
+        found = []
+        pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket)
+        for page in pages:
+            for upload in page.get("Uploads", []):
+                started = upload["Initiated"].timestamp()
+                if started <= cutoff:
+                    found.append(Stray(upload["Key"], started, upload["UploadId"]))
+        for staged in self._keys(f"{TMP}/"):
+            started = staged["LastModified"].timestamp()
+            if started <= cutoff:
+                found.append(Stray(staged["Key"], started))
+        return sorted(found, key=lambda s: s.started)
+
+    def remove_strays(self, strays: Iterable[Stray]) -> int:
+        removed = 0
+        for stray in strays:
+            if stray.upload_id is None:
+                if not stray.key.startswith(f"{TMP}/"):
+                    raise ValueError(f"{stray.key} is not a staging object.")
+                self.client.delete_object(Bucket=self.bucket, Key=stray.key)
+            else:
+                try:
+                    self.client.abort_multipart_upload(
+                        Bucket=self.bucket, Key=stray.key, UploadId=stray.upload_id
+                    )
+                except _client_error() as error:
+                    if _code(error) != "NoSuchUpload":  # completed or aborted meanwhile
+                        raise
+                    continue
+            removed += 1
+        return removed
