@@ -22,7 +22,17 @@ RESOURCES = (
     "targetlists",
 )
 # Routes that are never under a portal.
-TOP_LEVEL = ("auth", "organisations", "profiles", "healthcheck", "docs", "openapi.json", "static")
+# "browse": the pages' own stylesheet, /browse/static/.
+TOP_LEVEL = (
+    "auth",
+    "organisations",
+    "profiles",
+    "healthcheck",
+    "docs",
+    "openapi.json",
+    "static",
+    "browse",
+)
 # A portal named like any of these would be shadowed by (or shadow) a route; the last few
 # are Arcsecond's own resources and names, kept free for what may come.
 RESERVED = frozenset(
