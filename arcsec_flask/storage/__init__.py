@@ -15,6 +15,8 @@ from .local import (
     stale_parts,
     stored_paths,
     sweep_stale_parts,
+    sync_counts,
+    sync_directory,
 )
 
 __all__ = [
@@ -27,4 +29,6 @@ __all__ = [
     "stale_parts",
     "stored_paths",
     "sweep_stale_parts",
+    "sync_counts",
+    "sync_directory",
 ]

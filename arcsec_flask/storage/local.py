@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 import tempfile
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -56,18 +57,19 @@ class StreamingFile:
         self.size = 0
         self.placed = False
 
-    def write(self, data: bytes) -> int:
-        self._sha256.update(data)
-        self.size += len(data)
+    def write(self, data: bytes | memoryview) -> int:
+        """Hash and write `data` (bytes or a memoryview of the request's read: hashed and
+        written from the same buffer, never copied)."""
+        view = data if isinstance(data, memoryview) else memoryview(data)
+        self._sha256.update(view)
+        self.size += len(view)
         try:
-            view, written = memoryview(data), 0
+            written = 0
             while written < len(view):  # an unbuffered write may be short
                 written += self.file.write(view[written:]) or 0
             return written
         except OSError as error:
-            if error.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise StorageFull() from error
-            raise
+            raise self._failed(error) from error
 
     @property
     def checksum(self) -> str:
@@ -76,16 +78,32 @@ class StreamingFile:
     def __getattr__(self, name: str) -> Any:  # seek, read, tell, flush... of the file
         return getattr(self.file, name)
 
+    def _failed(self, error: OSError) -> OSError | StorageFull:
+        """A full disk: the part is removed at once (its space is wanted) and the upload
+        answered 507; any other error is left as it is."""
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            return error
+        self.discard()
+        return StorageFull()
+
     def finish(self) -> None:
-        """Flush to disk: after this the bytes survive a power cut."""
-        os.fsync(self.file.fileno())
+        """Flush to disk: after this the bytes survive a power cut. Some file systems
+        (NFS, delayed allocation) only report a full disk here."""
+        try:
+            os.fsync(self.file.fileno())
+        except OSError as error:
+            raise self._failed(error) from error
 
     def place(self, files_dir: str | os.PathLike, relative: str) -> Path:
-        """Move the finished file to its final path (atomic: no half file is visible)."""
+        """Move the finished file to its final path (atomic: no half file is visible),
+        and make its directory entry durable before returning (coalesced: see
+        sync_directory). A directory made here gets its own entry synced too."""
         target = Path(files_dir) / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.parent.is_dir():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            sync_directory(target.parent.parent)
         os.replace(self.path, target)
-        _fsync_dir(target.parent)
+        sync_directory(target.parent)
         self.path, self.placed = target, True
         return target
 
@@ -97,6 +115,57 @@ class StreamingFile:
             log.warning("Closing upload part %s failed", self.path, exc_info=True)
         if not self.placed:
             self.path.unlink(missing_ok=True)
+
+
+class _DirectorySync:
+    """The fsync state of one directory, shared by the threads of this process."""
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        self.requested = 0  # tickets handed out, one per caller
+        self.synced = 0  # every ticket up to this one is covered by a finished fsync
+        self.running = False
+        self.fsyncs = 0  # fsyncs run, for sync_counts()
+
+
+_SYNCS: dict[str, _DirectorySync] = {}
+_SYNCS_LOCK = threading.Lock()
+
+
+def sync_counts() -> tuple[int, int]:
+    """(directory fsyncs run, callers they covered) in this process so far."""
+    with _SYNCS_LOCK:
+        states = list(_SYNCS.values())
+    return sum(s.fsyncs for s in states), sum(s.requested for s in states)
+
+
+def sync_directory(directory: Path) -> None:
+    """Make the entries renamed into `directory` so far durable, as one group commit.
+
+    A caller takes a ticket after its rename. An fsync that started after that covers
+    it; so a caller arriving while an fsync of the same directory runs waits for the next
+    one, which one of the waiters runs for all of them: N uploads finishing together in
+    one dataset cost two directory fsyncs, not N. An fsync that fails wakes the waiters,
+    which try again themselves (and see the error)."""
+    with _SYNCS_LOCK:
+        state = _SYNCS.setdefault(str(directory), _DirectorySync())
+    with state.changed:
+        state.requested += 1
+        ticket = state.requested
+        while state.synced < ticket:
+            if state.running:
+                state.changed.wait()
+                continue
+            state.running, covers = True, state.requested
+            state.fsyncs += 1
+            state.changed.release()
+            try:
+                _fsync_dir(directory)
+            finally:
+                state.changed.acquire()
+                state.running = False
+                state.changed.notify_all()
+            state.synced = max(state.synced, covers)
 
 
 def _fsync_dir(directory: Path) -> None:
