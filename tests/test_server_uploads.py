@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -296,3 +297,55 @@ def test_malformed_chunked_bodies_are_the_clients_error(server, chunks, kind):
     assert _wait_until(lambda: _stored(server) == [])
     assert httpx.get(server.url + "healthcheck/").status_code == 200
     assert "Traceback" not in server.log.read_text()
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 2 MiB tmpfs: a real file system that fills up (ENOSPC), mounted for the test."""
+    mount_point = tmp_path / "small-disk"
+    mount_point.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mount_point)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here (needs root): {mounted.stderr.strip()}")
+    try:
+        yield mount_point
+    finally:
+        subprocess.run(["umount", "-l", str(mount_point)], check=False)
+
+
+@pytest.mark.parametrize("size", [3_000_000, 40_000_000])
+def test_a_full_disk_answers_507_and_keeps_nothing(tmp_path, small_disk, size):
+    files_dir = small_disk / "files"
+    server = start_gunicorn(tmp_path / "live", extra_env={"ARCSEC_FILES_DIR": str(files_dir)})
+    try:
+        keys = server.new_user("uma")
+        upload = {HEADER: f"Key {keys['upload_key']}"}
+        dataset = httpx.post(
+            server.url + "datasets/", json={"name": "d"}, headers={HEADER: f"Key {keys['api_key']}"}
+        ).json()["uuid"]
+        response = httpx.post(
+            server.url + "datafiles/",
+            data={"dataset": dataset},
+            files={"file": ("big.dat", b"\x07" * size)},
+            headers=upload,
+            timeout=60,
+        )
+        assert response.status_code == 507, response.text
+        assert "storage is full" in response.json()["detail"]
+        assert response.headers["Connection"] == "close"
+        assert _wait_until(lambda: [p for p in files_dir.rglob("*") if p.is_file()] == [])
+        # The space is back: the next upload is stored.
+        small = httpx.post(
+            server.url + "datafiles/",
+            data={"dataset": dataset},
+            files={"file": ("small.dat", b"\x07" * 1000)},
+            headers=upload,
+        )
+        assert small.status_code == 201, small.text
+        assert "Traceback" not in server.log.read_text()
+    finally:
+        server.stop()
