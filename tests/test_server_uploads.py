@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import socket
 import subprocess
 import threading
@@ -349,3 +350,77 @@ def test_a_full_disk_answers_507_and_keeps_nothing(tmp_path, small_disk, size):
         assert "Traceback" not in server.log.read_text()
     finally:
         server.stop()
+
+
+def _raw_upload(server, body: bytes, content_type: str, content_length: int | None = None) -> str:
+    """POST `body` as it is to /datafiles/, then half-close: the answer's raw text."""
+    host, port = server.url.split("//")[1].rstrip("/").split(":")
+    length = len(body) if content_length is None else content_length
+    with socket.create_connection((host, int(port)), timeout=20) as sock:
+        sock.sendall(
+            (
+                f"POST /datafiles/ HTTP/1.1\r\nHost: {host}:{port}\r\n"
+                f"{HEADER}: {server.upload[HEADER]}\r\nContent-Type: {content_type}\r\n"
+                f"Content-Length: {length}\r\n\r\n"
+            ).encode()
+            + body
+        )
+        sock.shutdown(socket.SHUT_WR)  # the client sent all it will send
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    return answer.decode("latin-1")
+
+
+def _complete_body(dataset: str, boundary: str, name: str = "m31.fits") -> bytes:
+    return _multipart_head(dataset, name, boundary) + b"SIMPLE" + f"\r\n--{boundary}--\r\n".encode()
+
+
+@pytest.mark.parametrize(
+    ("content_type", "make_body", "missing", "message"),
+    [
+        # A complete multipart, but fewer bytes than its Content-Length: cut short.
+        (
+            "multipart/form-data; boundary=bb",
+            lambda d: _complete_body(d, "bb"),
+            5000,
+            "Content-Length",
+        ),
+        ("multipart/form-data", lambda d: _complete_body(d, "bb"), 0, "names no boundary"),
+        ("multipart/form-data; boundary=zz", lambda d: _complete_body(d, "bb"), 0, "(--zz)"),
+        (
+            "multipart/form-data; boundary=bb",
+            lambda d: _complete_body(d, "bb", "m31.fits").replace(b"m31", b"m\xe931"),
+            0,
+            "not valid UTF-8",
+        ),
+        (
+            "multipart/form-data; boundary=bb",
+            lambda d: _complete_body(d, "bb")[:-8],
+            0,
+            "closing boundary",
+        ),
+    ],
+    ids=["short-of-content-length", "no-boundary", "wrong-boundary", "latin-1-name", "unclosed"],
+)
+def test_a_broken_body_is_a_clear_400_and_stores_nothing(
+    server, content_type, make_body, missing, message
+):
+    dataset = _dataset(server)
+    body = make_body(dataset)
+    answer = _raw_upload(server, body, content_type, len(body) + missing)
+    head, _, text = answer.partition("\r\n\r\n")
+    assert head.startswith("HTTP/1.1 400"), answer[:300]
+    assert message in json.loads(text)["detail"]
+    assert "dataset: Missing data" not in text
+    assert _wait_until(lambda: _stored(server) == [])
+    listing = httpx.get(server.url + "datafiles/", headers=server.api).json()
+    assert listing["count"] == 0
+    assert "Traceback" not in server.log.read_text()
+
+
+def test_the_same_body_whole_is_stored(server):
+    """The control for the test above: its well-formed body is a 201."""
+    dataset = _dataset(server)
+    answer = _raw_upload(server, _complete_body(dataset, "bb"), "multipart/form-data; boundary=bb")
+    assert answer.startswith("HTTP/1.1 201"), answer[:300]

@@ -56,3 +56,42 @@ def test_remove_ignores_missing_files(tmp_path):
     (tmp_path / "a").write_bytes(b"1")
     remove(tmp_path, ["a", "never-there"])
     assert not (tmp_path / "a").exists()
+
+
+def test_concurrent_placements_share_directory_fsyncs(tmp_path):
+    """Eight uploads finishing together in one dataset folder: every one is placed, and
+    the folder is fsynced fewer times than there are files (one fsync covers those
+    renamed before it started)."""
+    import threading
+
+    from arcsec_flask.storage import sync_counts
+
+    prefix = "d5b0f6a4-0000-4000-8000-00000000000c"
+    first = StreamingFile(tmp_path)  # makes the dataset folder, alone
+    first.write(b"0")
+    first.finish()
+    first.place(tmp_path, new_relative_path(prefix))
+    first.discard()
+    streams = [StreamingFile(tmp_path) for _ in range(8)]
+    for i, stream in enumerate(streams):
+        stream.write(b"frame %d" % i)
+        stream.finish()
+    fsyncs_before, callers_before = sync_counts()
+    barrier = threading.Barrier(len(streams))
+    placed: list[Path] = []
+
+    def place(stream):
+        barrier.wait()
+        placed.append(stream.place(tmp_path, new_relative_path(prefix)))
+
+    threads = [threading.Thread(target=place, args=(s,)) for s in streams]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for stream in streams:
+        stream.discard()  # placed: closed, kept
+    fsyncs, callers = sync_counts()
+    assert callers - callers_before == 8
+    assert 1 <= fsyncs - fsyncs_before < 8
+    assert sorted(p.read_bytes() for p in placed) == [b"frame %d" % i for i in range(8)]
