@@ -153,7 +153,9 @@ def test_large_upload_keeps_server_memory_flat(server, tmp_path, size_mb):
     assert response.status_code == 201, response.text
     assert response.json()["size"] == path.stat().st_size
     assert response.json()["format"] == "fits"
-    assert growth < 8 * 1024 * 1024, f"worker RSS grew by {growth / 1e6:.1f} MB"
+    # 1 MiB reads, up to 4 pieces queued for the background writer, and its thread's
+    # malloc arena: about 10 MB whatever the file's size (the 1 GiB variant checks that).
+    assert growth < 16 * 1024 * 1024, f"worker RSS grew by {growth / 1e6:.1f} MB"
 
 
 def test_concurrent_uploads_into_one_new_night(tmp_path):
