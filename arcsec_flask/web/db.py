@@ -53,7 +53,7 @@ class ThreadConnections(threading.local):
 def reset(conn: sqlite3.Connection) -> None:
     """Roll back whatever transaction an interrupted request left open on `conn`."""
     if conn.in_transaction:
-        conn.execute("ROLLBACK")
+        conn.rollback()  # sqlite3 rolls back any open transaction, ours included
 
 
 def get_db() -> sqlite3.Connection:
