@@ -1,27 +1,29 @@
-"""Upload throughput and worker memory: a 200 MB file through a real gunicorn on loopback.
+"""Upload throughput and worker memory: one large file through a real gunicorn on loopback.
 
-A real gunicorn (2 sync workers) serves a temporary data folder. One 200 MB file is uploaded
-with httpx, streamed from disk as multipart (the parts `dataset`, `is_raw`, `file`, as the
-arcsecond client sends them): first a plain binary `.dat`, then a 200 MB FITS frame.
+A real gunicorn (2 gthread workers, 4 threads each, as the tests run it) serves a temporary
+data folder. A file of `--size` MiB (default 256; `--size 1024` for the 1 GiB of issue 10)
+is uploaded with httpx, streamed from disk as multipart (the parts `dataset`, `is_raw`,
+`file`, as the arcsecond client sends them): first random bytes as `.dat`, then a FITS
+frame; each twice, under new names, and the best time counts.
 
-Baseline, in the same run and the same folder: copying the same file to a new file with
-`shutil.copyfileobj` and fsyncing it (a raw disk write; the server also fsyncs). Target: upload
-time / disk time <= 10.0 (loopback HTTP with the client on the same 2 cores, multipart
-parsing and sha256 on top of a page-cached write; 3.7-6.3 measured, 6.6-10 before the
-256 KiB multipart reads).
+Baseline, in the same run and the same folder: `cp` of the same file to a new file, then
+an fsync of the copy (the server fsyncs too), best of as many copies, interleaved with the
+uploads. Target: upload MB/s / cp+fsync MB/s >= 0.5. The copy is page-cached and its
+speed varies a lot from run to run on a shared machine: run twice and quote both.
 
 Memory: every 50 ms a thread samples the RSS of the gunicorn workers (the master's children).
 Growth = the highest (peak RSS during the upload - RSS just before) over the workers.
-Target: <= 30 MB for a 200 MB file, i.e. the upload is streamed, never held in memory.
+Target: < 30 MB whatever the size, i.e. the upload is streamed, never held in memory.
 """
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import hashlib
 import os
 import shutil
-import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -39,27 +41,29 @@ from tests.support.servers import start_gunicorn
 ROOT = Path(__file__).resolve().parents[1]
 
 MB = 1_000_000
-SIZE = 200 * MB
+MIB = 1024 * 1024
 SAMPLE_EVERY = 0.05
 KEY_HEADER = "X-Arcsecond-API-Authorization"
-TARGET_TIME_RATIO = 10.0
+TARGET_SPEED_RATIO = 0.5
 RUNS = 2  # uploads per file: the best time counts, the worst memory growth
 TARGET_GROWTH_MB = 30.0
 
 
-def make_dat(path: Path) -> None:
-    """200 MB of incompressible bytes, written in 8 MB slices."""
+def make_dat(path: Path, size: int) -> None:
+    """`size` bytes of incompressible bytes, written in 8 MiB slices."""
     rng = np.random.default_rng(7)
-    slab = rng.integers(0, 256, 8 * MB, dtype=np.uint8).tobytes()
+    slab = rng.integers(0, 256, 8 * MIB, dtype=np.uint8).tobytes()
     with path.open("wb") as out:
-        for _ in range(SIZE // len(slab)):
+        for _ in range(size // len(slab)):
             out.write(slab)
+        out.write(slab[: size % len(slab)])
 
 
-def make_fits(path: Path) -> None:
-    """A 200 MB FITS frame: a 32-bit image of sky plus noise under a light frame's header."""
+def make_fits(path: Path, size: int) -> None:
+    """A FITS frame of about `size` bytes: a 32-bit image of sky plus noise under a light
+    frame's header."""
     width = 5000
-    height = SIZE // 4 // width  # 10,000 rows: 200,000,000 bytes of pixels
+    height = size // 4 // width // 500 * 500
     cards = [
         ("SIMPLE", True),
         ("BITPIX", 32),
@@ -86,13 +90,16 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def disk_copy_seconds(path: Path) -> float:
+def cp_fsync_seconds(path: Path) -> float:
+    """`cp` of the file, then fsync of the copy: what the disk and page cache allow."""
     target = path.with_name(path.name + ".copy")
     start = time.perf_counter()
-    with path.open("rb") as src, target.open("wb") as dst:
-        shutil.copyfileobj(src, dst, 1024 * 1024)
-        dst.flush()
-        os.fsync(dst.fileno())
+    subprocess.run(["cp", str(path), str(target)], check=True)
+    fd = os.open(target, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
     elapsed = time.perf_counter() - start
     target.unlink()
     return elapsed
@@ -144,6 +151,9 @@ def upload(
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--size", type=int, default=256, help="file size in MiB (default 256)")
+    size = parser.parse_args().size * MIB
     folder = Path(tempfile.mkdtemp(prefix="bench-upload-"))
     server = None
     try:
@@ -151,7 +161,7 @@ def main() -> int:
         keys = server.new_user("bench")
         key = keys["upload_key"]
         auth = {KEY_HEADER: f"Key {key}"}
-        client = httpx.Client(timeout=300)
+        client = httpx.Client(timeout=600)
         response = client.post(server.url + "datasets/", json={"name": "bench"}, headers=auth)
         dataset = response.json()["uuid"]
         url = server.url
@@ -171,11 +181,11 @@ def main() -> int:
         ]
         rows = []
         for path, make, mime in files:
-            make(path)
+            make(path, size)
             with path.open("rb+") as f:  # its own writeback must not slow the baseline down
                 os.fsync(f.fileno())
             checksum = sha256_of(path)  # also leaves the file in the page cache for every run
-            disks, uploads, growths = [disk_copy_seconds(path)], [], []
+            copies, uploads, growths = [cp_fsync_seconds(path)], [], []
             for run in range(RUNS):
                 sampler = RssSampler(server.process.pid)
                 start = time.perf_counter()
@@ -184,10 +194,9 @@ def main() -> int:
                 uploads.append(time.perf_counter() - start)
                 growths.append(sampler.stop())
                 assert created["size"] == path.stat().st_size and created["checksum"] == checksum
-                disks += [disk_copy_seconds(path), disk_copy_seconds(path)]
-            size = path.stat().st_size
-            up, disk = min(uploads), statistics.median(disks)
-            rows.append((path.name, size, up, disk, max(growths), created["format"]))
+                copies.append(cp_fsync_seconds(path))
+            length = path.stat().st_size
+            rows.append((path.name, length, min(uploads), min(copies), max(growths)))
             path.unlink()
         client.close()
     finally:
@@ -195,32 +204,31 @@ def main() -> int:
             server.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
-    titles = ("file", "MB", "format", "upload MB/s", "disk MB/s", "time ratio", "RSS +MB", "/size")
-    print("{:<9} {:>5} {:>7} {:>12} {:>10} {:>11} {:>8} {:>7}".format(*titles))
-    for name, size, up, disk, growth, fmt in rows:
+    titles = ("file", "MB", "upload MB/s", "cp+fsync MB/s", "speed ratio", "RSS +MB")
+    print("{:<9} {:>6} {:>12} {:>14} {:>12} {:>8}".format(*titles))
+    for name, length, up, copy, growth in rows:
         print(
-            f"{name:<9} {size / MB:5.0f} {fmt:>7} {size / MB / up:12.1f} {size / MB / disk:10.1f}"
-            f" {up / disk:11.2f} {growth / MB:8.1f} {growth / size:7.3f}"
+            f"{name:<9} {length / MB:6.0f} {length / MB / up:12.1f} {length / MB / copy:14.1f}"
+            f" {copy / up:12.2f} {growth / MB:8.1f}"
         )
     print(
-        f"(time ratio = best of {RUNS} upload wall times / median copyfileobj+fsync time of the"
-        " same file; RSS = worst growth of a worker over the uploads)"
+        f"(best of {RUNS} uploads against the best of {RUNS + 1} cp+fsync of the same file;"
+        " RSS = worst growth of a worker over the uploads)"
     )
     missed = 0
-    for name, size, up, disk, growth, _ in rows:
+    for name, length, up, copy, growth in rows:
         label = name.replace("big.", "")
-        ratio = up / disk
-        ok = ratio <= TARGET_TIME_RATIO
+        ok = copy / up >= TARGET_SPEED_RATIO
         missed += not ok
         print(
-            f"RATIO upload_vs_disk_write_{label} {ratio:.2f}"
-            f" (target <= {TARGET_TIME_RATIO}) {'OK' if ok else 'MISSED'}"
+            f"RATIO upload_vs_cp_fsync_{label} {copy / up:.2f}"
+            f" (target >= {TARGET_SPEED_RATIO}) {'OK' if ok else 'MISSED'}"
         )
-        ok = growth <= TARGET_GROWTH_MB * MB
+        ok = growth < TARGET_GROWTH_MB * MB
         missed += not ok
         print(
             f"RATIO worker_rss_growth_mb_{label} {growth / MB:.1f}"
-            f" (target <= {TARGET_GROWTH_MB:.0f}; {growth / size:.3f} of the file size)"
+            f" (target < {TARGET_GROWTH_MB:.0f}; {growth / length:.3f} of the file size)"
             f" {'OK' if ok else 'MISSED'}"
         )
     return 1 if missed else 0

@@ -19,6 +19,8 @@ from .local import (
     stale_parts,
     stored_paths,
     sweep_stale_parts,
+    sync_counts,
+    sync_directory,
 )
 from .local_backend import LocalBackend, LocalWriter
 from .ranged import RangedFile
@@ -43,4 +45,6 @@ __all__ = [
     "stale_parts",
     "stored_paths",
     "sweep_stale_parts",
+    "sync_counts",
+    "sync_directory",
 ]

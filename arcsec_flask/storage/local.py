@@ -13,10 +13,12 @@ import fcntl
 import hashlib
 import logging
 import os
+import queue
 import secrets
 import tempfile
+import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,50 +55,195 @@ class StreamingFile:
         # sees), never a flush at close time, after the answer was built.
         self.file = os.fdopen(fd, "w+b", buffering=0)
         self._sha256 = hashlib.sha256()
+        self._writer: _BackgroundWriter | None = None
         self.size = 0
         self.placed = False
 
-    def write(self, data: bytes) -> int:
-        self._sha256.update(data)
-        self.size += len(data)
+    def write(self, data: bytes | memoryview) -> int:
+        """Hash and write `data` (bytes or a memoryview of the request's read: hashed and
+        written from the same buffer, never copied).
+
+        Past BACKGROUND_AFTER bytes, a thread of this file's own hashes and writes while
+        the request's thread reads the next piece of the body (both release the GIL): a
+        large upload uses a second core. A write error found there is raised by the next
+        call (write, finish, checksum, or any file method)."""
+        view = data if isinstance(data, memoryview) else memoryview(data)
+        if self._writer is None and self.size + len(view) > BACKGROUND_AFTER:
+            self._writer = _BackgroundWriter(self._hash_and_write)
+        self.size += len(view)
+        if self._writer is not None:
+            if not isinstance(view.obj, bytes):  # a buffer the caller may reuse: copied
+                view = memoryview(bytes(view))
+            self._writer.put(view)
+            self._raise_failure()
+            return len(view)
         try:
-            view, written = memoryview(data), 0
-            while written < len(view):  # an unbuffered write may be short
-                written += self.file.write(view[written:]) or 0
-            return written
+            return self._hash_and_write(view)
         except OSError as error:
-            if error.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise StorageFull() from error
-            raise
+            raise self._failed(error) from error
+
+    def _hash_and_write(self, view: memoryview) -> int:
+        self._sha256.update(view)
+        written = 0
+        while written < len(view):  # an unbuffered write may be short
+            written += self.file.write(view[written:]) or 0
+        return written
+
+    def _settle(self) -> None:
+        """Wait until every byte given to write() is hashed and written."""
+        if self._writer is not None:
+            self._writer.wait()
+            self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if self._writer is not None and self._writer.error is not None:
+            error, self._writer.error = self._writer.error, None
+            if not isinstance(error, OSError):
+                raise error
+            raise self._failed(error) from error
 
     @property
     def checksum(self) -> str:
+        self._settle()
         return self._sha256.hexdigest()
 
     def __getattr__(self, name: str) -> Any:  # seek, read, tell, flush... of the file
+        self._settle()
         return getattr(self.file, name)
 
+    def _failed(self, error: OSError) -> OSError | StorageFull:
+        """A full disk: the part is removed at once (its space is wanted) and the upload
+        answered 507; any other error is left as it is."""
+        if error.errno not in (errno.ENOSPC, errno.EDQUOT):
+            return error
+        self.discard()
+        return StorageFull()
+
     def finish(self) -> None:
-        """Flush to disk: after this the bytes survive a power cut."""
-        os.fsync(self.file.fileno())
+        """Flush to disk: after this the bytes survive a power cut. Some file systems
+        (NFS, delayed allocation) only report a full disk here."""
+        self._settle()
+        try:
+            os.fsync(self.file.fileno())
+        except OSError as error:
+            raise self._failed(error) from error
 
     def place(self, files_dir: str | os.PathLike, relative: str) -> Path:
-        """Move the finished file to its final path (atomic: no half file is visible)."""
+        """Move the finished file to its final path (atomic: no half file is visible),
+        and make its directory entry durable before returning (coalesced: see
+        sync_directory). A directory made here gets its own entry synced too."""
         target = Path(files_dir) / relative
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.parent.is_dir():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            sync_directory(target.parent.parent)
         os.replace(self.path, target)
-        _fsync_dir(target.parent)
+        sync_directory(target.parent)
         self.path, self.placed = target, True
         return target
 
     def discard(self) -> None:
         """Close the file (releasing its lock) and, unless it was placed, remove it."""
+        if self._writer is not None:
+            self._writer.stop()
         try:
             self.file.close()
         except OSError:
             log.warning("Closing upload part %s failed", self.path, exc_info=True)
         if not self.placed:
             self.path.unlink(missing_ok=True)
+
+
+# Small files are written in the request's thread: a thread costs more than it saves.
+BACKGROUND_AFTER = 4 * 1024 * 1024
+BACKGROUND_QUEUE = 4  # pieces (of up to 1 MiB) waiting: bounds the memory an upload holds
+
+
+class _BackgroundWriter:
+    """One thread running `work` on each queued piece, in order. After an error it only
+    drains the queue (so that the producer never blocks), keeping the first error."""
+
+    def __init__(self, work: Callable[[memoryview], Any]) -> None:
+        self.work = work
+        self.error: Exception | None = None
+        self._queue: queue.Queue[memoryview | None] = queue.Queue(BACKGROUND_QUEUE)
+        self._thread = threading.Thread(target=self._run, name="upload-writer", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        failed = False
+        while True:
+            piece = self._queue.get()
+            try:
+                if piece is None:
+                    return
+                if not failed:
+                    self.work(piece)
+            except Exception as error:  # kept for the producer, which raises it
+                self.error, failed = error, True
+            finally:
+                self._queue.task_done()
+
+    def put(self, piece: memoryview) -> None:
+        self._queue.put(piece)
+
+    def wait(self) -> None:
+        self._queue.join()
+
+    def stop(self) -> None:
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+
+class _DirectorySync:
+    """The fsync state of one directory, shared by the threads of this process."""
+
+    def __init__(self) -> None:
+        self.changed = threading.Condition()
+        self.requested = 0  # tickets handed out, one per caller
+        self.synced = 0  # every ticket up to this one is covered by a finished fsync
+        self.running = False
+        self.fsyncs = 0  # fsyncs run, for sync_counts()
+
+
+_SYNCS: dict[str, _DirectorySync] = {}
+_SYNCS_LOCK = threading.Lock()
+
+
+def sync_counts() -> tuple[int, int]:
+    """(directory fsyncs run, callers they covered) in this process so far."""
+    with _SYNCS_LOCK:
+        states = list(_SYNCS.values())
+    return sum(s.fsyncs for s in states), sum(s.requested for s in states)
+
+
+def sync_directory(directory: Path) -> None:
+    """Make the entries renamed into `directory` so far durable, as one group commit.
+
+    A caller takes a ticket after its rename. An fsync that started after that covers
+    it; so a caller arriving while an fsync of the same directory runs waits for the next
+    one, which one of the waiters runs for all of them: N uploads finishing together in
+    one dataset cost two directory fsyncs, not N. An fsync that fails wakes the waiters,
+    which try again themselves (and see the error)."""
+    with _SYNCS_LOCK:
+        state = _SYNCS.setdefault(str(directory), _DirectorySync())
+    with state.changed:
+        state.requested += 1
+        ticket = state.requested
+        while state.synced < ticket:
+            if state.running:
+                state.changed.wait()
+                continue
+            state.running, covers = True, state.requested
+            state.fsyncs += 1
+            state.changed.release()
+            try:
+                _fsync_dir(directory)
+            finally:
+                state.changed.acquire()
+                state.running = False
+                state.changed.notify_all()
+            state.synced = max(state.synced, covers)
 
 
 def _fsync_dir(directory: Path) -> None:

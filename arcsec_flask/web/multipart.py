@@ -8,14 +8,18 @@ interrupted upload (client gone mid-body included) leaves no file behind.
 
 from __future__ import annotations
 
+import contextlib
+import io
 from typing import IO, Any
 
 from flask import Flask, Request, current_app, g, request
-from werkzeug.exceptions import ClientDisconnected
-from werkzeug.formparser import FormDataParser, MultiPartParser
+from werkzeug.exceptions import ClientDisconnected, HTTPException
+from werkzeug.formparser import FormDataParser
 
 from .. import storage
+from ..domain.errors import ArcsecError
 from ..storage import StreamingFile
+from .multipart_parser import READ_SIZE, MalformedBody, MultipartReader
 
 try:  # gunicorn's errors for a malformed chunked body (bad size, missing CRLF, ...)
     from gunicorn.http.errors import ParseException as _BodyParseError
@@ -41,31 +45,54 @@ class _RequestBody:
         return getattr(self._stream, name)
 
 
-# werkzeug reads a multipart body 64 KiB at a time; gunicorn copies its read-ahead
-# buffer on every read, so at that size half an upload's CPU goes to gunicorn. 256 KiB
-# reads cut a 200 MB upload's time by about a quarter (bench/upload.py). werkzeug
-# refuses chunks above max_form_memory_size (500 kB in Flask), so stay under it.
-READ_SIZE = 256 * 1024
+CLOSE_CONNECTION = "arcsec.close_connection"
 
 
 class _FormDataParser(FormDataParser):
+    """Multipart bodies go through our parser (few copies, clear errors); a body it
+    refuses, or whose file cannot be stored, is read to its end before the answer, so
+    that a client still sending gets the answer instead of a reset, and the connection
+    is closed after it (where the next request starts is not worth trusting)."""
+
     def _parse_multipart(self, stream, mimetype, content_length, options):
-        boundary = options.get("boundary", "").encode("ascii")
+        try:
+            boundary = options.get("boundary", "").encode("ascii")
+        except UnicodeEncodeError:
+            raise MalformedBody("The multipart boundary in Content-Type is not ASCII.") from None
         if not boundary:
-            raise ValueError("Missing boundary")
-        parser = MultiPartParser(
-            stream_factory=self.stream_factory,
+            raise MalformedBody("The Content-Type multipart/form-data names no boundary.")
+        reader = MultipartReader(
+            self.stream_factory,
+            boundary,
+            content_length,
             max_form_memory_size=self.max_form_memory_size,
             max_form_parts=self.max_form_parts,
-            cls=self.cls,
-            buffer_size=READ_SIZE,
         )
-        form, files = parser.parse(stream, boundary, content_length)
-        return stream, form, files
+        try:
+            form, files = reader.parse(stream)
+        except ClientDisconnected:
+            raise
+        except (ArcsecError, HTTPException):
+            with contextlib.suppress(ClientDisconnected):
+                while stream.read(READ_SIZE):
+                    pass
+            request.environ[CLOSE_CONNECTION] = True
+            raise
+        return stream, self.cls(form), self.cls(files)
 
 
 class StreamingRequest(Request):
     form_data_parser_class = _FormDataParser
+
+    def _load_form_data(self) -> None:
+        try:
+            super()._load_form_data()
+        except Exception:
+            # Refused: later reads of request.form see an empty form, never a second parse
+            # of a body already read.
+            empty = self.parameter_storage_class()
+            self.__dict__.update(stream=io.BytesIO(), form=empty, files=empty)
+            raise
 
     def _get_stream_for_parsing(self) -> IO[bytes]:
         return _RequestBody(super()._get_stream_for_parsing())  # type: ignore[return-value]
@@ -101,11 +128,35 @@ def limit_body(app: Flask) -> None:
         request.max_form_memory_size = limit
 
 
+class CloseWhenAsked:
+    """WSGI middleware: an answer whose request set CLOSE_CONNECTION is the connection's
+    last. gunicorn ignores an application's Connection header (hop-by-hop), so its
+    Response (the start_response's owner) is told with force_close() as well."""
+
+    def __init__(self, wsgi_app: Any) -> None:
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict, start_response: Any) -> Any:
+        def start(status: str, headers: list, exc_info: Any = None) -> Any:
+            if environ.get(CLOSE_CONNECTION):
+                headers = [(k, v) for k, v in headers if k.lower() != "connection"]
+                headers.append(("Connection", "close"))
+                force_close = getattr(
+                    getattr(start_response, "__self__", None), "force_close", None
+                )
+                if callable(force_close):
+                    force_close()
+            return start_response(status, headers, exc_info)
+
+        return self.wsgi_app(environ, start)
+
+
 def init_app(app: Flask) -> None:
     # A killed worker's parts are nobody's: swept at start (running uploads hold theirs).
     swept = storage.sweep_stale_parts(app.config["FILES_DIR"])
     if swept:
         app.logger.warning("Removed %d upload parts left by a crash.", swept)
     app.request_class = StreamingRequest
+    app.wsgi_app = CloseWhenAsked(app.wsgi_app)  # type: ignore[method-assign]
     app.before_request(lambda: limit_body(app))
     app.teardown_request(discard_unplaced)

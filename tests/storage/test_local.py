@@ -37,7 +37,22 @@ def test_relative_paths_never_come_from_client_text():
     assert first != second and first.startswith("p/") and len(first) == 34
 
 
-def test_a_full_disk_is_a_clear_507(tmp_path):
+def test_large_files_are_hashed_and_written_in_the_background_in_order(tmp_path):
+    pieces = [bytes([i]) * (1024 * 1024 - i) for i in range(12)]  # past BACKGROUND_AFTER
+    stream = StreamingFile(tmp_path)
+    for piece in pieces:
+        stream.write(memoryview(piece))
+    stream.write(memoryview(bytearray(b"tail")))  # a buffer its owner may reuse
+    stream.finish()
+    whole = b"".join(pieces) + b"tail"
+    assert stream._writer is not None  # the background path was taken
+    assert stream.size == len(whole) and stream.checksum == hashlib.sha256(whole).hexdigest()
+    assert stream.path.read_bytes() == whole
+    stream.discard()
+
+
+@pytest.mark.parametrize("piece", [4096, 1024 * 1024], ids=["in-thread", "background"])
+def test_a_full_disk_is_a_clear_507(tmp_path, piece):
     if not Path("/dev/full").exists():
         pytest.skip("/dev/full is not available on this system")
     stream = StreamingFile(tmp_path)
@@ -45,8 +60,11 @@ def test_a_full_disk_is_a_clear_507(tmp_path):
     stream.file.close()
     stream.file = open("/dev/full", "wb", buffering=0)  # noqa: SIM115 - real ENOSPC from the OS
     with pytest.raises(StorageFull) as raised:
-        stream.write(b"x" * 4096)
+        for _ in range(16):  # in the background, a later call raises it
+            stream.write(b"x" * piece)
+        stream.finish()
     assert raised.value.status == 507 and "storage is full" in raised.value.detail
+    assert not temporary.exists()  # removed at once, before the teardown
     stream.path = temporary
     stream.discard()
     assert not temporary.exists()
@@ -56,3 +74,42 @@ def test_remove_ignores_missing_files(tmp_path):
     (tmp_path / "a").write_bytes(b"1")
     remove(tmp_path, ["a", "never-there"])
     assert not (tmp_path / "a").exists()
+
+
+def test_concurrent_placements_share_directory_fsyncs(tmp_path):
+    """Eight uploads finishing together in one dataset folder: every one is placed, and
+    the folder is fsynced fewer times than there are files (one fsync covers those
+    renamed before it started)."""
+    import threading
+
+    from arcsec_flask.storage import sync_counts
+
+    prefix = "d5b0f6a4-0000-4000-8000-00000000000c"
+    first = StreamingFile(tmp_path)  # makes the dataset folder, alone
+    first.write(b"0")
+    first.finish()
+    first.place(tmp_path, new_relative_path(prefix))
+    first.discard()
+    streams = [StreamingFile(tmp_path) for _ in range(8)]
+    for i, stream in enumerate(streams):
+        stream.write(b"frame %d" % i)
+        stream.finish()
+    fsyncs_before, callers_before = sync_counts()
+    barrier = threading.Barrier(len(streams))
+    placed: list[Path] = []
+
+    def place(stream):
+        barrier.wait()
+        placed.append(stream.place(tmp_path, new_relative_path(prefix)))
+
+    threads = [threading.Thread(target=place, args=(s,)) for s in streams]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for stream in streams:
+        stream.discard()  # placed: closed, kept
+    fsyncs, callers = sync_counts()
+    assert callers - callers_before == 8
+    assert 1 <= fsyncs - fsyncs_before < 8
+    assert sorted(p.read_bytes() for p in placed) == [b"frame %d" % i for i in range(8)]

@@ -63,9 +63,12 @@ class Server:
 LISTENING = re.compile(rb"Listening at: http://127\.0\.0\.1:(\d+)")
 
 
-def start_gunicorn(data_dir: Path, workers: int = 2, extra_env: dict | None = None) -> Server:
+def start_gunicorn(
+    data_dir: Path, workers: int = 2, extra_env: dict | None = None, app: str = "wsgi:app"
+) -> Server:
     """gunicorn on a port the kernel picks (bound to :0, read back from the log): no race
-    with another process for a port probed free a moment before."""
+    with another process for a port probed free a moment before. `app`: another WSGI
+    app to serve the same way (a benchmark's baseline)."""
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "ARCSEC_DATA_DIR": str(data_dir), **(extra_env or {})}
     log = Path(tempfile.mkstemp(dir=data_dir.parent, prefix="gunicorn-", suffix=".log")[1])
@@ -88,7 +91,7 @@ def start_gunicorn(data_dir: Path, workers: int = 2, extra_env: dict | None = No
                 "5",
                 # Tests run several servers: none may take another's control socket.
                 "--no-control-socket",
-                "wsgi:app",
+                app,
             ],
             cwd=ROOT,
             env=env,

@@ -1,0 +1,130 @@
+"""web/multipart_parser.py: bodies cut at every read size, and what a broken body gets."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from werkzeug.datastructures import FileStorage
+from werkzeug.test import encode_multipart
+
+from arcsec_flask.storage import StreamingFile
+from arcsec_flask.web.multipart_parser import MalformedBody, MultipartReader
+
+BOUNDARY = "b0undary"
+DELIMITER = f"\r\n--{BOUNDARY}".encode()
+
+
+class SocketLike(io.RawIOBase):
+    """A body that arrives `step` bytes per read, as recv() gives it."""
+
+    def __init__(self, body: bytes, step: int) -> None:
+        self.body, self.step, self.at = body, step, 0
+
+    def read(self, size: int = -1) -> bytes:
+        end = self.at + min(self.step, size if size >= 0 else self.step)
+        piece, self.at = self.body[self.at : end], min(end, len(self.body))
+        return piece
+
+
+def _parse(tmp_path, body: bytes, step: int, content_length: int | None = None):
+    made: list[StreamingFile] = []
+
+    def factory(**_kwargs):
+        made.append(StreamingFile(tmp_path))
+        return made[-1]
+
+    reader = MultipartReader(factory, BOUNDARY.encode(), content_length)
+    try:
+        return reader.parse(SocketLike(body, step)), made
+    except BaseException:
+        for stream in made:
+            stream.discard()
+        raise
+
+
+# File contents that look like a boundary, or like the start of one, at any offset.
+TRICKY = st.lists(
+    st.sampled_from([b"\r", b"\n", b"\r\n", b"--", DELIMITER[:-1], DELIMITER + b"x", b"abc"]),
+    max_size=30,
+).map(b"".join)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    content=st.one_of(st.binary(max_size=3000), TRICKY),
+    value=st.text(max_size=50).filter(lambda v: "\r" not in v),
+    step=st.integers(min_value=1, max_value=4096),
+)
+def test_every_body_reads_back_the_same_at_any_read_size(tmp_path_factory, content, value, step):
+    folder = tmp_path_factory.mktemp("parts")
+    _, body = encode_multipart(
+        {"dataset": value, "file": FileStorage(io.BytesIO(content), "f.fits")}, boundary=BOUNDARY
+    )
+    (form, files), made = _parse(folder, body, step, len(body))
+    assert form["dataset"] == value
+    stored = files["file"]
+    assert stored.filename == "f.fits"
+    assert stored.stream.read() == content
+    assert made[0].checksum == hashlib.sha256(content).hexdigest()
+    made[0].discard()
+
+
+def test_a_large_part_is_written_without_a_copy_per_read(tmp_path):
+    content = bytes(range(256)) * 40_000  # 10 MB, several 1 MiB reads
+    _, body = encode_multipart(
+        {"file": FileStorage(io.BytesIO(content), "big.dat")}, boundary=BOUNDARY
+    )
+    (_, files), made = _parse(tmp_path, body, 1024 * 1024, len(body))
+    assert made[0].size == len(content) and files["file"].stream.read() == content
+    made[0].discard()
+
+
+def _body(*parts: bytes, close: bool = True) -> bytes:
+    text = b"".join(b"--" + BOUNDARY.encode() + b"\r\n" + part + b"\r\n" for part in parts)
+    return text + (b"--" + BOUNDARY.encode() + b"--\r\n" if close else b"")
+
+
+FIELD = b'Content-Disposition: form-data; name="dataset"\r\n\r\nd5b0f6a4'
+FILE = b'Content-Disposition: form-data; name="file"; filename="a.fits"\r\n\r\nSIMPLE'
+
+
+@pytest.mark.parametrize(
+    ("body", "content_length", "message"),
+    [
+        (b"", 0, "does not start with the multipart boundary"),
+        (b"--other\r\n" + FIELD + b"\r\n--other--\r\n", None, "(--b0undary)"),
+        (b"x" * 100_000, None, "does not start with the multipart boundary"),
+        (_body(FIELD, FILE, close=False), None, "ended before its closing boundary"),
+        (_body(FIELD, FILE)[:-30], None, "ended before its closing boundary"),
+        (_body(FIELD, FILE), 10_000, "Content-Length announced"),
+        (_body(b"X-Note: hello\r\n\r\nz"), None, "no Content-Disposition header"),
+        (_body(b"Content-Disposition: form-data\r\n\r\nz"), None, "no field name"),
+        (_body(b"Content-Disposition form-data\r\n\r\nz"), None, "not 'Name: value'"),
+        (
+            _body(b'Content-Disposition: form-data; name="file"; filename="\xff.fits"\r\n\r\nz'),
+            None,
+            "not valid UTF-8",
+        ),
+        (_body(b"Content-Disposition: " + b"x" * 20_000), None, "headers run past"),
+    ],
+)
+def test_a_broken_body_says_what_is_wrong(tmp_path, body, content_length, message):
+    with pytest.raises(MalformedBody) as raised:
+        _parse(tmp_path, body, 7000, content_length)
+    assert message in raised.value.detail
+    assert list((tmp_path / ".tmp").glob("*")) == []  # a started file part is gone too
+
+
+def test_an_empty_part_and_padding_after_a_boundary(tmp_path):
+    body = (
+        b"--b0undary  \r\n"
+        + b'Content-Disposition: form-data; name="file"; filename="empty.txt"\r\n\r\n'
+        + b"\r\n--b0undary--"
+    )
+    (_, files), made = _parse(tmp_path, body, 3)
+    assert files["file"].stream.read() == b"" and made[0].size == 0
+    made[0].discard()
