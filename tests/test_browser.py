@@ -235,7 +235,8 @@ def test_log_in_list_datasets_and_open_one(server, chromium, tmp_path):
     assert chromium.evaluate("location.href") == detail
     text = chromium.evaluate("document.body.innerText")
     assert "M42 Orion" in text and orion["uuid"] in text and "M31 Andromeda" not in text
-    assert "Allow: DELETE, GET, PATCH" in text
+    chromium.load("Page.navigate", url=detail + "?format=api")  # the generic JSON page
+    assert "Allow: DELETE, GET, PATCH" in chromium.evaluate("document.body.innerText")
 
     shot = base64.b64decode(chromium.call("Page.captureScreenshot", {"format": "png"})["data"])
     (tmp_path / "dataset.png").write_bytes(shot)
