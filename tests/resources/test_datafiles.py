@@ -7,6 +7,7 @@ import io
 
 import pytest
 
+from arcsec_flask.repo.datafiles import HEADER_FIELDS as HEADER_FIELD_NAMES
 from tests.support.factories import write_fits, write_xisf
 
 LIGHT = {"IMAGETYP": "LIGHT", "OBJECT": "M31", "DATE-OBS": "2024-03-01T21:00:00"}
@@ -334,19 +335,6 @@ def test_header_fields_are_served(upload, client, alice, tmp_path):
     assert client.get(f"/datafiles/{f['id']}/", headers=alice.api).json == f
     plain = upload(b"hello", "notes.txt").json
     assert all(plain[k] is None for k in HEADER_FIELD_NAMES)
-
-
-HEADER_FIELD_NAMES = (
-    "target_name",
-    "date_obs_source",
-    "exposure_time",
-    "filter_name",
-    "frame_type",
-    "instrument_name",
-    "telescope_name",
-    "binning",
-    "ccd_temperature",
-)
 
 
 @pytest.fixture
