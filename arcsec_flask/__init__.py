@@ -56,9 +56,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         g.subdomain = values.pop("subdomain", None) if values else None
 
     from . import browse, cli, resources
-    from .web import auth, db, errors, multipart, security
+    from .web import auth, db, errors, multipart, security, storage
 
     db.init_app(app)
+    storage.init_app(app)
     multipart.init_app(app)
     resources.init_app(app)
     errors.init_app(app)

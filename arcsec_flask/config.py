@@ -36,7 +36,8 @@ DEFAULTS: dict[str, Any] = {
     "S3_REGION": "",
     # Uploads stream into multipart uploads of parts this large (S3's minimum: 5 MiB).
     "S3_PART_SIZE": 8 * 1024 * 1024,
-    # How long a presigned download URL stays valid.
+    # How long a presigned download URL stays valid; 0: no redirect, the app streams the
+    # object itself (Range supported).
     "S3_PRESIGN_SECONDS": 300,
 }
 
@@ -80,8 +81,10 @@ def _check_storage(settings: Mapping[str, Any]) -> None:
         raise ValueError("ARCSEC_STORAGE=s3 needs ARCSEC_S3_BUCKET.")
     if int(settings["S3_PART_SIZE"]) < 5 * 1024 * 1024:
         raise ValueError("ARCSEC_S3_PART_SIZE must be at least 5 MiB (5242880), S3's minimum.")
-    if not 0 < int(settings["S3_PRESIGN_SECONDS"]) <= 7 * 24 * 3600:
-        raise ValueError("ARCSEC_S3_PRESIGN_SECONDS must be from 1 to 604800 (7 days).")
+    if not 0 <= int(settings["S3_PRESIGN_SECONDS"]) <= 7 * 24 * 3600:
+        raise ValueError(
+            "ARCSEC_S3_PRESIGN_SECONDS must be from 0 (no redirect) to 604800 (7 days)."
+        )
 
 
 def prepare_data_dir(settings: dict[str, Any]) -> None:

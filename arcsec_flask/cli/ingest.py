@@ -19,6 +19,7 @@ from ..domain.errors import ArcsecError
 from ..domain.ids import canonical_uuid
 from ..repo import accounts, datasets, organisations
 from ..services import ingest
+from ..web.storage import backend_of
 from .common import database
 
 
@@ -81,7 +82,7 @@ def ingest_command(
         try:
             summary = ingest.ingest_paths(
                 conn,
-                current_app.config["FILES_DIR"],
+                backend_of(current_app),
                 owner_id,
                 dataset,
                 paths,
@@ -90,6 +91,9 @@ def ingest_command(
                 progress=lambda _path, size: bar.update(size),
                 stop=stop,
             )
+        except ingest.InPlaceNeedsLocal as error:
+            bar.close()
+            raise click.ClickException(error.detail) from error
         except KeyboardInterrupt:
             bar.close()
             click.echo("Interrupted: the last batch was rolled back; run again to resume.")

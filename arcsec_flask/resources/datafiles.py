@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from urllib.parse import quote
 
-from flask import current_app, g, request, send_file, url_for
+from flask import current_app, g, redirect, request, send_file, url_for
 from flask.views import MethodView
 from flask_smorest.fields import Upload
 from marshmallow import ValidationError, fields, validate
 
-from .. import storage
 from ..domain.errors import NotFound
 from ..domain.ids import iso_utc
 from ..headers.model import FRAME_TYPES
 from ..repo import datafiles
 from ..services import previews, uploads
 from ..web.db import get_db
+from ..web.downloads import send_object
+from ..web.storage import get_backend
 from .blueprint import Blueprint
 from .fields import CommaTags, Tags, UUIDString
 from .schemas import ListArgs, StrictSchema, page_schema
@@ -163,7 +165,7 @@ class DataFiles(OwnedCollection):
         upload = form.pop("file")
         return uploads.file_upload(
             get_db(),
-            current_app.config["FILES_DIR"],
+            get_backend(),
             g.owner_id,
             form,
             upload.stream,
@@ -194,7 +196,7 @@ class DataFile(OwnedItem):
     def delete(self, file_id):
         """Delete the row, then the stored file and its preview; derived data follows."""
         removed = self.destroy(file_id)  # none for a file registered in place
-        storage.remove(current_app.config["FILES_DIR"], removed)
+        get_backend().remove(removed)
         previews.discard(current_app.config["DATA_DIR"], removed)
 
 
@@ -221,8 +223,8 @@ class DataFilePreview(MethodView):
     def get(self, file_id):
         """A PNG preview of the file's first image, at most 1024 pixels on its long side."""
         found = datafiles.get(get_db(), g.owner_id, file_id_or_404(file_id))
-        config = current_app.config
-        return _send_preview(previews.preview_of(config["DATA_DIR"], config["FILES_DIR"], found))
+        data_dir = current_app.config["DATA_DIR"]
+        return _send_preview(previews.preview_of(data_dir, get_backend(), found))
 
 
 def _send_preview(preview: previews.Preview):
@@ -232,18 +234,46 @@ def _send_preview(preview: previews.Preview):
 
 
 def _send(found: dict):
+    """The stored bytes: from the local folder (by nginx when X-Accel-Redirect is set), or
+    from the bucket by a redirect to a presigned URL, or streamed through (docs/API.md)."""
+    backend = get_backend()
+    disposition = _disposition(found["name"])
+    if found["external_path"]:  # registered in place: outside the storage, sent from there
+        return _send_path(found, Path(found["external_path"]), disposition)
+    path = backend.local_path(found["storage_path"])
+    if path is None:
+        return _send_object(backend, found, disposition)
     prefix = current_app.config["X_ACCEL_REDIRECT"]
-    if prefix and not found["external_path"]:
-        # nginx sends the bytes (and handles Range) from its internal location; a file
-        # registered in place is outside it, so the app sends that one itself.
-        response = current_app.response_class(mimetype=found["content_type"])
-        response.headers["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + found["storage_path"]
-    else:
-        path = storage.location(current_app.config["FILES_DIR"], found)
-        response = send_file(
-            path, mimetype=found["content_type"], conditional=True, etag=found["checksum"]
+    if not prefix:
+        return _send_path(found, path, disposition)
+    # nginx sends the bytes (and handles Range) from its internal location.
+    response = current_app.response_class(mimetype=found["content_type"])
+    response.headers["X-Accel-Redirect"] = prefix.rstrip("/") + "/" + found["storage_path"]
+    response.headers["Content-Disposition"] = disposition
+    return response
+
+
+def _send_path(found: dict, path: Path, disposition: str):
+    response = send_file(
+        path, mimetype=found["content_type"], conditional=True, etag=found["checksum"]
+    )
+    response.headers["Content-Disposition"] = disposition
+    return response
+
+
+def _send_object(backend, found: dict, disposition: str):
+    url = backend.presigned_url(found["storage_path"], disposition, found["content_type"])
+    if url is None:  # ARCSEC_S3_PRESIGN_SECONDS=0: through the app
+        return send_object(
+            backend,
+            found["storage_path"],
+            found["size"],
+            found["checksum"],
+            found["content_type"],
+            disposition,
         )
-    response.headers["Content-Disposition"] = _disposition(found["name"])
+    response = redirect(url, 302)
+    response.headers["Cache-Control"] = "private, no-store"  # the URL soon expires
     return response
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, current_app, g, request, stream_with_context, url_for
+from flask import Response, g, request, stream_with_context, url_for
 from flask.views import MethodView
 from marshmallow import fields, validate
 
@@ -10,6 +10,7 @@ from ..domain.errors import NotFound
 from ..repo import datapackages
 from ..services import packages
 from ..web.db import get_db
+from ..web.storage import get_backend
 from .blueprint import Blueprint
 from .fields import UUIDString, not_blank
 from .schemas import ListArgs, StrictSchema, page_schema
@@ -88,7 +89,7 @@ class DataPackageArchive(MethodView):
         """The package as one zip, streamed as it is built (Range requests resume it)."""
         conn = get_db()
         package = _readable(datapackages.get(conn, g.owner_id, uuid_or_404(uuid)))
-        archive = packages.archive_of(conn, current_app.config["FILES_DIR"], package)
+        archive = packages.archive_of(conn, get_backend(), package)
         return _send_archive(archive, package["name"])
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import current_app
 from marshmallow import fields, validate
 
-from .. import storage
 from ..repo import datasets
 from ..services import previews
+from ..web.storage import get_backend
 from .blueprint import Blueprint
 from .fields import CommaTags, Tags, UUIDString, not_blank
 from .schemas import ListArgs, StrictSchema, page_schema
@@ -68,5 +68,5 @@ class Dataset(OwnedItem):
     def delete(self, uuid):
         """Delete a dataset, its data files' rows, then their stored files and previews."""
         removed = self.destroy(uuid)
-        storage.remove(current_app.config["FILES_DIR"], removed)
+        get_backend().remove(removed)
         previews.discard(current_app.config["DATA_DIR"], removed)

@@ -4,9 +4,10 @@ Every file goes the way an upload goes (services/uploads.py): the same base-name
 same header reading (a file whose header cannot be read is kept and flagged), the same
 duplicates rule, the same rows and night logs. What differs: headers are read by a pool of
 threads while the rows of many files are written in one transaction, and a file is either
-copied (hashed on the way, fsynced, renamed into place), hard-linked into the storage
-folder (`link`; a copy where the link cannot be made, e.g. across file systems), or
-registered where it is (`in-place`): only read, never moved or changed; its row records its
+copied through the storage backend (hashed on the way, fsynced and renamed into place, or
+uploaded into the bucket), hard-linked into the storage folder (`link`; a copy where the
+link cannot be made, e.g. across file systems or into a bucket), or registered where it is
+(`in-place`, local storage only): only read, never moved or changed; its row records its
 absolute path (`external_path`) and everything that serves it reads it from there.
 
 A re-run imports nothing twice: a file whose name is taken in the dataset by a file of the
@@ -36,11 +37,23 @@ from ..domain.names import base_name
 from ..headers import HeaderError, HeaderInfo, read_header
 from ..repo import datafiles
 from ..repo.sqlite import transaction
+from ..storage import Backend
 from .uploads import unreadable
 
 Mode = Literal["copy", "link", "in-place"]
 BATCH = 200  # rows a transaction: few fsyncs of the database, short write locks
 CHUNK = 1024 * 1024
+
+
+class InPlaceNeedsLocal(ArcsecError):
+    status = 400
+
+    def __init__(self) -> None:
+        super().__init__(
+            "--in-place registers files where they are on this machine's disk: it needs the "
+            "local storage (ARCSEC_STORAGE=file). With S3 storage use --copy (the default) or "
+            "--link, which upload each file into the bucket."
+        )
 
 
 @dataclass
@@ -82,7 +95,7 @@ def files_under(folder: Path) -> list[Path]:
 
 def ingest_folder(
     conn: sqlite3.Connection,
-    files_dir: str | Path,
+    backend: Backend,
     owner_id: int,
     dataset: dict[str, Any],
     folder: Path,
@@ -93,13 +106,13 @@ def ingest_folder(
 ) -> Summary:
     """Import every file under `folder` into `dataset` ({"id", "uuid"} of the owner's)."""
     return ingest_paths(
-        conn, files_dir, owner_id, dataset, files_under(folder), mode, jobs, progress, stop
+        conn, backend, owner_id, dataset, files_under(folder), mode, jobs, progress, stop
     )
 
 
 def ingest_paths(
     conn: sqlite3.Connection,
-    files_dir: str | Path,
+    backend: Backend,
     owner_id: int,
     dataset: dict[str, Any],
     paths: Iterable[Path],
@@ -109,6 +122,8 @@ def ingest_paths(
     stop: threading.Event | None = None,
 ) -> Summary:
     """Import these files into `dataset`, in their order; see ingest_folder."""
+    if mode == "in-place" and backend.kind != "file":
+        raise InPlaceNeedsLocal()
     summary = Summary()
     pool = ThreadPoolExecutor(max_workers=max(1, jobs))
     try:
@@ -124,9 +139,9 @@ def ingest_paths(
                 continue
             batch.append(read)
             if len(batch) >= BATCH:
-                _file_batch(conn, files_dir, owner_id, dataset, batch, mode, summary, progress)
+                _file_batch(conn, backend, owner_id, dataset, batch, mode, summary, progress)
                 batch = []
-        _file_batch(conn, files_dir, owner_id, dataset, batch, mode, summary, progress)
+        _file_batch(conn, backend, owner_id, dataset, batch, mode, summary, progress)
     finally:
         # Headers not read yet are not waited for (an interrupted run returns at once).
         pool.shutdown(wait=True, cancel_futures=True)
@@ -148,7 +163,7 @@ def _read(path: Path) -> _Read | tuple[Path, str]:
 
 def _file_batch(
     conn: sqlite3.Connection,
-    files_dir: str | Path,
+    backend: Backend,
     owner_id: int,
     dataset: dict[str, Any],
     batch: list[_Read],
@@ -161,7 +176,7 @@ def _file_batch(
         with transaction(conn):
             for read in batch:
                 size = read.path.stat().st_size
-                outcome = _file_one(conn, files_dir, owner_id, dataset, read, mode, placed)
+                outcome = _file_one(conn, backend, owner_id, dataset, read, mode, placed)
                 if outcome == "imported":
                     summary.imported += 1
                     summary.bytes += size
@@ -179,13 +194,13 @@ def _file_batch(
             kept = datafiles.all_storage_paths(conn) if placed else set()
         except sqlite3.Error:  # the database is gone: so is the transaction
             kept = set()
-        storage.remove(files_dir, [p for p in placed if p not in kept])
+        backend.remove([p for p in placed if p not in kept])
         raise
 
 
 def _file_one(
     conn: sqlite3.Connection,
-    files_dir: str | Path,
+    backend: Backend,
     owner_id: int,
     dataset: dict[str, Any],
     read: _Read,
@@ -205,33 +220,30 @@ def _file_one(
         external: str | None = str(read.path.absolute())
     else:
         placed.append(relative)  # before placing: an interruption mid-place removes it
-        size, checksum = _place(read.path, Path(files_dir), relative, mode)
+        size, checksum = _place(read.path, backend, relative, mode)
         external = None
     stored = datafiles.StoredFile(read.name, relative, size, checksum, external)
     datafiles.create(conn, owner_id, dataset, stored, read.info, {}, read.problem)
     return "imported"
 
 
-def _place(source: Path, files_dir: Path, relative: str, mode: Mode) -> tuple[int, str]:
-    """Put `source` at `relative` in the storage folder; its size and sha256."""
-    if mode == "link":
-        target = files_dir / relative
+def _place(source: Path, backend: Backend, relative: str, mode: Mode) -> tuple[int, str]:
+    """Put `source` at `relative` in the storage; its size and sha256. Into a bucket, a
+    link is a copy (an upload of the file, streamed)."""
+    target = backend.local_path(relative) if mode == "link" else None
+    if target is not None:
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             os.link(source, target)
             return _digest(target)
         except OSError:  # another file system, or links not allowed: copy instead
             target.unlink(missing_ok=True)
-    part = storage.StreamingFile(files_dir)
-    try:
-        with source.open("rb") as handle:
-            for chunk in iter(lambda: handle.read(CHUNK), b""):
-                part.write(chunk)
+    with backend.writer(relative) as part, source.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            part.write(chunk)
         part.finish()
-        part.place(files_dir, relative)
+        part.place(relative)
         return part.size, part.checksum
-    finally:
-        part.discard()
 
 
 def _digest(path: Path) -> tuple[int, str]:

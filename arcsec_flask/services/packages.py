@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from .. import storage
 from ..repo import datapackages
+from ..storage import Backend
 
 if TYPE_CHECKING:
     from .archives import Archive
@@ -17,21 +18,26 @@ else:
     Archive = Any
 
 
-def archive_of(conn: sqlite3.Connection, files_dir: str | Path, package: dict[str, Any]) -> Any:
+def archive_of(conn: sqlite3.Connection, backend: Backend, package: dict[str, Any]) -> Any:
     """The package's zip: entries `<dataset name>/<file name>`, stored as they are."""
     from .archives import Archive, Entry, entry_names
 
     files = datapackages.archive_files(conn, package["id"])
     names = entry_names((f["dataset_name"], f["name"]) for f in files)
-    entries = [
-        Entry(
-            arcname=arcname,
-            path=storage.location(files_dir, f),
-            size=f["size"],
-            modified=datetime.fromisoformat(f["creation_date"].replace("Z", "+00:00")),
+    entries = []
+    for arcname, f in zip(names, files, strict=True):
+        relative = f["storage_path"]
+        path = Path(f["external_path"]) if f["external_path"] else backend.local_path(relative)
+        entries.append(
+            Entry(
+                arcname=arcname,
+                path=path,
+                size=f["size"],
+                modified=datetime.fromisoformat(f["creation_date"].replace("Z", "+00:00")),
+                open=None if path else functools.partial(backend.open, relative),
+                version=relative,
+            )
         )
-        for arcname, f in zip(names, files, strict=True)
-    ]
     return Archive(entries)
 
 

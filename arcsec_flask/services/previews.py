@@ -8,22 +8,28 @@ preview at once each write a whole file and the last rename wins, with the same 
 
 Nothing here touches the database: the caller reads the row first, and rendering (which
 may take a second for a large frame) holds no transaction, let alone a write lock.
+
+The stored file is read through the storage backend: from its path in the local folder,
+or, for an object in a bucket, streamed once into a temporary file next to the previews
+(the renderer seeks, and astropy reopens tile-compressed files by path), removed after.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import shutil
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import storage
 from ..domain.errors import NotFound
 from ..images import MAX_SIZE, render_preview
+from ..storage import Backend
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +63,7 @@ def can_have_preview(datafile: dict[str, Any]) -> bool:
 
 
 def preview_of(
-    data_dir: str | os.PathLike[str], files_dir: str | os.PathLike[str], datafile: dict[str, Any]
+    data_dir: str | os.PathLike[str], backend: Backend, datafile: dict[str, Any]
 ) -> Preview:
     """The data file's preview, made now unless it was made before; NotFound when there is
     none (not FITS/XISF, flagged header, no 2-D image or damaged pixels)."""
@@ -71,13 +77,37 @@ def preview_of(
         return found
     if none.is_file():
         raise NotFound(NO_IMAGE)
-    stored = storage.absolute(files_dir, datafile["storage_path"])
-    rendered = render_preview(stored, datafile["name"], datafile["content_type"], MAX_SIZE)
+    with _readable_copy(backend, datafile, png.parent) as stored:
+        rendered = render_preview(stored, datafile["name"], datafile["content_type"], MAX_SIZE)
     if rendered is None:
         _write_atomically(none, b"")
         raise NotFound(NO_IMAGE)
     _write_atomically(png, rendered)
     return found
+
+
+@contextlib.contextmanager
+def _readable_copy(backend: Backend, datafile: dict[str, Any], folder: Path) -> Iterator[Path]:
+    """A path to the data file's bytes: its own when on this disk (registered in place, or
+    in the local folder), else a temporary copy of the object, removed on exit."""
+    if datafile.get("external_path"):
+        yield Path(datafile["external_path"])
+        return
+    path = backend.local_path(datafile["storage_path"])
+    if path is not None:
+        yield path
+        return
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=folder, prefix=TMP_PREFIX)
+    try:
+        with os.fdopen(fd, "wb") as out, backend.open(datafile["storage_path"]) as source:
+            shutil.copyfileobj(source, out, COPY_CHUNK)
+        yield Path(name)
+    finally:
+        Path(name).unlink(missing_ok=True)
+
+
+COPY_CHUNK = 1024 * 1024
 
 
 def discard(data_dir: str | os.PathLike[str], storage_paths: Iterable[str]) -> None:

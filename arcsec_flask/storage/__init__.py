@@ -22,7 +22,7 @@ from .local import (
     sync_counts,
     sync_directory,
 )
-from .local_backend import LocalBackend, LocalWriter
+from .local_backend import LocalBackend
 from .ranged import RangedFile
 
 __all__ = [
@@ -30,7 +30,6 @@ __all__ = [
     "TMP",
     "Backend",
     "LocalBackend",
-    "LocalWriter",
     "RangedFile",
     "Readable",
     "StorageFull",

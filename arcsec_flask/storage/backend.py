@@ -13,6 +13,7 @@ import io
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -61,9 +62,16 @@ class Writer(Protocol):
 
     def finish(self) -> None: ...
 
-    def place(self, relative: str) -> None: ...
+    @property
+    def destination(self) -> str | None: ...  # the `relative` it was made for, if any
+
+    def place(self, relative: str) -> Any: ...
 
     def discard(self) -> None: ...
+
+    def __enter__(self) -> Any: ...
+
+    def __exit__(self, *exc: object) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,11 @@ class Backend(ABC):
     def remove_strays(self, strays: Iterable[Stray]) -> int:
         """Remove (or abort) the given strays; returns how many were removed."""
 
+    def local_path(self, relative: str) -> Path | None:
+        """The stored file's path on this machine's disk, when it has one (the local
+        folder: read it directly, hand it to nginx); None for an object in a bucket."""
+        return None
+
     def ranged(self, relative: str, block_size: int | None = None) -> RangedFile:
         """A seekable read-only file over the stored file, fetched in ranges (ranged.py)."""
         from .ranged import RangedFile
@@ -181,6 +194,6 @@ def backend_from_config(config: Mapping[str, Any]) -> Backend:
             client,
             config["S3_BUCKET"],
             part_size=int(config.get("S3_PART_SIZE") or MIN_PART_SIZE),
-            presign_seconds=int(config.get("S3_PRESIGN_SECONDS") or 300),
+            presign_seconds=int(config.get("S3_PRESIGN_SECONDS", 300)),
         )
     raise ValueError(f"ARCSEC_STORAGE must be 'file' or 's3', not {kind!r}.")

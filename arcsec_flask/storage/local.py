@@ -38,10 +38,17 @@ class StorageFull(ArcsecError):
 
 
 class StreamingFile:
-    """A temporary file in the storage folder that hashes what is written to it."""
+    """A temporary file in the storage folder that hashes what is written to it: the local
+    backend's `Writer` (backend.py), and a file werkzeug's parser and the header reader use
+    as one (`path`, `seek`, `read`... are the temporary file's).
 
-    def __init__(self, files_dir: str | os.PathLike) -> None:
-        directory = Path(files_dir) / TMP
+    `destination`: where the caller means to `place()` it, when known at the start (only
+    recorded: a local part is renamed wherever place() says)."""
+
+    def __init__(self, files_dir: str | os.PathLike, destination: str | None = None) -> None:
+        self.files_dir = Path(files_dir)
+        self.destination = destination
+        directory = self.files_dir / TMP
         directory.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=directory, prefix="upload-", suffix=".part")
         # mkstemp makes 0600 files; stored files get the mode a plain open() would give
@@ -128,11 +135,18 @@ class StreamingFile:
         except OSError as error:
             raise self._failed(error) from error
 
-    def place(self, files_dir: str | os.PathLike, relative: str) -> Path:
-        """Move the finished file to its final path (atomic: no half file is visible),
-        and make its directory entry durable before returning (coalesced: see
-        sync_directory). A directory made here gets its own entry synced too."""
-        target = Path(files_dir) / relative
+    def place(self, *where: str | os.PathLike) -> Path:
+        """Move the finished file to its final path `place(relative)` (atomic: no half file
+        is visible), and make its directory entry durable before returning (coalesced: see
+        sync_directory). A directory made here gets its own entry synced too.
+
+        The older form `place(files_dir, relative)` is still accepted (files_dir must be
+        this file's own)."""
+        if len(where) == 2 and Path(where[0]) != self.files_dir:
+            raise ValueError(f"This upload's storage folder is {self.files_dir}, not {where[0]}.")
+        if len(where) not in (1, 2):
+            raise TypeError("place(relative) takes one storage path.")
+        target = self.files_dir / str(where[-1])
         if not target.parent.is_dir():
             target.parent.mkdir(parents=True, exist_ok=True)
             sync_directory(target.parent.parent)
@@ -151,6 +165,12 @@ class StreamingFile:
             log.warning("Closing upload part %s failed", self.path, exc_info=True)
         if not self.placed:
             self.path.unlink(missing_ok=True)
+
+    def __enter__(self) -> StreamingFile:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.discard()
 
 
 # Small files are written in the request's thread: a thread costs more than it saves.

@@ -1,59 +1,14 @@
-"""The storage folder behind the Backend interface: today's functions of local.py, unchanged."""
+"""The storage folder behind the Backend interface: the functions of local.py; its writer is
+local.StreamingFile itself."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
 
 from . import local
 from .backend import Backend, LimitedReader, Readable, Stray
-
-
-class LocalWriter:
-    """A `local.StreamingFile` whose `place()` knows the storage folder.
-
-    Everything else of the temporary file (its `path`, `seek`, `read`...) is passed through,
-    so the header reader and werkzeug's parser use it as they use a StreamingFile.
-    """
-
-    def __init__(self, files_dir: str | os.PathLike) -> None:
-        self._files_dir = files_dir
-        self.file = local.StreamingFile(files_dir)
-
-    @property
-    def size(self) -> int:
-        return self.file.size
-
-    @property
-    def placed(self) -> bool:
-        return self.file.placed
-
-    @property
-    def checksum(self) -> str:
-        return self.file.checksum
-
-    def write(self, data: bytes, /) -> int:
-        return self.file.write(data)
-
-    def finish(self) -> None:
-        self.file.finish()
-
-    def place(self, relative: str) -> None:
-        self.file.place(self._files_dir, relative)
-
-    def discard(self) -> None:
-        self.file.discard()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.file, name)
-
-    def __enter__(self) -> LocalWriter:
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.discard()
 
 
 class LocalBackend(Backend):
@@ -64,11 +19,14 @@ class LocalBackend(Backend):
     def __init__(self, files_dir: str | os.PathLike) -> None:
         self.files_dir = Path(files_dir)
 
-    def writer(self, relative: str | None = None) -> LocalWriter:
-        return LocalWriter(self.files_dir)
+    def writer(self, relative: str | None = None) -> local.StreamingFile:
+        return local.StreamingFile(self.files_dir, relative)
 
     def path(self, relative: str) -> Path:
         return local.absolute(self.files_dir, relative)
+
+    def local_path(self, relative: str) -> Path:
+        return self.path(relative)
 
     def open(self, relative: str) -> Readable:
         return self.path(relative).open("rb")

@@ -64,6 +64,7 @@ class S3Writer:
         self._part_size = backend.part_size
         # Where a multipart upload is opened: the final key when known, else a staging key.
         self._key = relative or f"{TMP}/upload-{secrets.token_hex(16)}"
+        self.destination = relative
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
         self._buffer = bytearray()
@@ -175,8 +176,11 @@ class S3Backend(Backend):
     ) -> None:
         if part_size < MIN_PART_SIZE:
             raise ValueError(f"S3 parts are at least {MIN_PART_SIZE} bytes, not {part_size}.")
-        if not 0 < presign_seconds <= MAX_PRESIGN_SECONDS:
-            raise ValueError(f"Presigned URLs last 1 to {MAX_PRESIGN_SECONDS} seconds.")
+        if not 0 <= presign_seconds <= MAX_PRESIGN_SECONDS:
+            raise ValueError(
+                f"Presigned URLs last 1 to {MAX_PRESIGN_SECONDS} seconds (0: none, the app "
+                "streams the bytes)."
+            )
         self.client = client
         self.bucket = bucket
         self.part_size = part_size
@@ -260,6 +264,10 @@ class S3Backend(Backend):
         content_type: str | None = None,
         expires_s: int | None = None,
     ) -> str | None:
+        """None when presign_seconds is 0 and no `expires_s` is given: downloads are then
+        streamed through the app."""
+        if not (expires_s or self.presign_seconds):
+            return None
         params = {"Bucket": self.bucket, "Key": relative}
         if disposition:
             params["ResponseContentDisposition"] = disposition

@@ -230,7 +230,8 @@ class MultipartReader:
         assert self._part is not None
         name, filename, headers = self._part
         if self._container is not None:
-            self._container.seek(0)
+            if hasattr(self._container, "seek"):  # an S3 writer is write-only
+                self._container.seek(0)
             self.files.append((name, FileStorage(self._container, filename, name, headers=headers)))
             self._container = None
         else:

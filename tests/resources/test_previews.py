@@ -199,6 +199,7 @@ def test_the_preview_is_made_once_and_then_reused(client, alice, upload, tmp_pat
 
 def test_racing_workers_leave_one_whole_preview(upload, tmp_path, app, db):
     from arcsec_flask.repo import datafiles
+    from arcsec_flask.web.storage import backend_of
 
     found = upload(write_fits(tmp_path / "ramp.fits", data=ramp(2000, 1500)))
     row = datafiles.get(db, found_owner(db, found), found["id"])
@@ -206,7 +207,7 @@ def test_racing_workers_leave_one_whole_preview(upload, tmp_path, app, db):
 
     def render() -> None:
         try:
-            made.append(previews.preview_of(app.config["DATA_DIR"], app.config["FILES_DIR"], row))
+            made.append(previews.preview_of(app.config["DATA_DIR"], backend_of(app), row))
         except Exception as error:  # reported below
             errors.append(error)
 
