@@ -170,3 +170,36 @@ def test_preview_and_package(client, alice, dataset, backend, tmp_path):
     cut = len(full) // 2
     with client.get(url, headers={**alice.api, "Range": f"bytes={cut}-"}) as rest:
         assert rest.status_code == 206 and full[:cut] + rest.data == full
+
+
+# The archive and preview suites of tests/resources, run here once per backend (their
+# fixtures resolve to this module's `app` and `dataset`).
+from tests.resources.test_datapackages import (  # noqa: E402
+    files,
+    test_archive_access,
+    test_crud_and_counts,
+    test_the_archive_holds_exactly_the_stored_bytes,
+    test_the_archive_resumes_with_range,
+)
+from tests.resources.test_previews import (  # noqa: E402
+    test_a_ramp_is_served_as_a_1024_pixel_png_stretched_black_to_white,
+    test_deleting_the_file_or_its_dataset_removes_the_preview,
+    test_tile_compressed_and_gzipped_frames,
+    test_who_may_see_a_preview,
+    test_xisf_mono_and_colour,
+    upload,
+)
+
+__all__ = [
+    "files",
+    "test_a_ramp_is_served_as_a_1024_pixel_png_stretched_black_to_white",
+    "test_archive_access",
+    "test_crud_and_counts",
+    "test_deleting_the_file_or_its_dataset_removes_the_preview",
+    "test_the_archive_holds_exactly_the_stored_bytes",
+    "test_the_archive_resumes_with_range",
+    "test_tile_compressed_and_gzipped_frames",
+    "test_who_may_see_a_preview",
+    "test_xisf_mono_and_colour",
+    "upload",
+]
