@@ -266,3 +266,15 @@ def in_place(conn: sqlite3.Connection) -> list[dict[str, Any]]:
         " WHERE external_path IS NOT NULL ORDER BY id"
     )
     return [dict(r) for r in conn.execute(query)]
+
+
+def stored_files(
+    conn: sqlite3.Connection, after_id: int = 0, limit: int = 1000
+) -> list[dict[str, Any]]:
+    """The next `limit` files in the storage after id `after_id` (in-place files left out):
+    id, storage path, size and checksum, by id (a page at a time: no long read)."""
+    query = (
+        "SELECT id, storage_path, size, checksum FROM datafiles"
+        " WHERE external_path IS NULL AND id > ? ORDER BY id LIMIT ?"
+    )
+    return [dict(r) for r in conn.execute(query, (after_id, limit))]

@@ -136,6 +136,14 @@ class Backend(ABC):
     def remove_strays(self, strays: Iterable[Stray]) -> int:
         """Remove (or abort) the given strays; returns how many were removed."""
 
+    def recorded_checksum(self, relative: str) -> str | None:
+        """The sha256 recorded with the stored file when it was written, if the backend
+        keeps one (an S3 object's `sha256` metadata, set by migrate-storage); None
+        otherwise (the file has to be read to know it). FileNotFoundError if missing."""
+        if not self.exists(relative):
+            raise FileNotFoundError(relative)
+        return None
+
     def local_path(self, relative: str) -> Path | None:
         """The stored file's path on this machine's disk, when it has one (the local
         folder: read it directly, hand it to nginx); None for an object in a bucket."""

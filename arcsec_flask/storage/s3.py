@@ -28,6 +28,7 @@ DEFAULT_STRAY_AGE_S = 24 * 3600
 MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's limit
 DELETE_BATCH = 1000  # DeleteObjects' limit
 MISSING = {"404", "NoSuchKey", "NotFound"}
+CHECKSUM_KEY = "sha256"  # the object metadata (x-amz-meta-sha256) migrate-storage sets
 
 
 def s3_client(endpoint_url: str | None, region: str | None) -> Any:
@@ -65,6 +66,8 @@ class S3Writer:
         # Where a multipart upload is opened: the final key when known, else a staging key.
         self._key = relative or f"{TMP}/upload-{secrets.token_hex(16)}"
         self.destination = relative
+        # User metadata the object gets (x-amz-meta-*): set before the first write.
+        self.metadata: dict[str, str] = {}
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
         self._buffer = bytearray()
@@ -99,7 +102,7 @@ class S3Writer:
     def _send_part(self) -> None:
         if self._upload_id is None:
             started = self._client.create_multipart_upload(
-                Bucket=self._backend.bucket, Key=self._key
+                Bucket=self._backend.bucket, Key=self._key, Metadata=self.metadata
             )
             self._upload_id = started["UploadId"]
         number = len(self._parts) + 1
@@ -127,7 +130,7 @@ class S3Writer:
         bucket = self._backend.bucket
         if self._upload_id is None:
             body, self._buffer = self._buffer, bytearray()
-            self._client.put_object(Bucket=bucket, Key=relative, Body=body)
+            self._client.put_object(Bucket=bucket, Key=relative, Body=body, Metadata=self.metadata)
         else:
             if self._buffer or not self._parts:
                 self._send_part()
@@ -225,6 +228,10 @@ class S3Backend(Backend):
 
     def size(self, relative: str) -> int:
         return int(self._head(relative)["ContentLength"])
+
+    def recorded_checksum(self, relative: str) -> str | None:
+        head = self._head(relative)
+        return head.get("Metadata", {}).get(CHECKSUM_KEY)
 
     def exists(self, relative: str) -> bool:
         try:
