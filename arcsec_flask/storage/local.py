@@ -51,16 +51,22 @@ class StreamingFile:
         directory = self.files_dir / TMP
         directory.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=directory, prefix="upload-", suffix=".part")
-        # mkstemp makes 0600 files; stored files get the mode a plain open() would give
-        # under the usual umask, so nginx's workers can send them (X-Accel-Redirect).
-        os.fchmod(fd, FILE_MODE)
-        # Held while the upload runs and released by the kernel when its process dies:
-        # a part nobody holds is a crash's leftover (stale_parts), whatever its age.
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         self.path = Path(name)
-        # Unbuffered: a full disk fails the write that filled it (a 507 the client
-        # sees), never a flush at close time, after the answer was built.
-        self.file = os.fdopen(fd, "w+b", buffering=0)
+        try:
+            # mkstemp makes 0600 files; stored files get the mode a plain open() would
+            # give under the usual umask, so nginx's workers can send them (X-Accel).
+            os.fchmod(fd, FILE_MODE)
+            # Held while the upload runs and released by the kernel when its process
+            # dies: a part nobody holds is a crash's leftover (stale_parts), whatever
+            # its age.
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            # Unbuffered: a full disk fails the write that filled it (a 507 the client
+            # sees), never a flush at close time, after the answer was built.
+            self.file = os.fdopen(fd, "w+b", buffering=0)
+        except BaseException:  # a Ctrl-C included: no part left behind
+            self.path.unlink(missing_ok=True)
+            os.close(fd)
+            raise
         self._sha256 = hashlib.sha256()
         self._writer: _BackgroundWriter | None = None
         self.size = 0
@@ -157,14 +163,14 @@ class StreamingFile:
 
     def discard(self) -> None:
         """Close the file (releasing its lock) and, unless it was placed, remove it."""
+        if not self.placed:  # first: an interruption after this leaves no part
+            self.path.unlink(missing_ok=True)
         if self._writer is not None:
             self._writer.stop()
         try:
             self.file.close()
         except OSError:
             log.warning("Closing upload part %s failed", self.path, exc_info=True)
-        if not self.placed:
-            self.path.unlink(missing_ok=True)
 
     def __enter__(self) -> StreamingFile:
         return self
