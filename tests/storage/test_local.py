@@ -113,3 +113,26 @@ def test_concurrent_placements_share_directory_fsyncs(tmp_path):
     assert callers - callers_before == 8
     assert 1 <= fsyncs - fsyncs_before < 8
     assert sorted(p.read_bytes() for p in placed) == [b"frame %d" % i for i in range(8)]
+
+
+def test_place_takes_the_storage_path_alone_or_with_its_own_folder(tmp_path):
+    prefix = "d5b0f6a4-0000-4000-8000-00000000000d"
+    with StreamingFile(tmp_path, destination=f"{prefix}/aimed") as stream:
+        assert stream.destination == f"{prefix}/aimed"  # recorded, not binding
+        stream.write(b"one")
+        stream.finish()
+        assert stream.place(f"{prefix}/a") == tmp_path / prefix / "a"
+    assert (tmp_path / prefix / "a").read_bytes() == b"one"
+    with StreamingFile(tmp_path) as stream:
+        stream.write(b"two")
+        with pytest.raises(ValueError, match="storage folder"):
+            stream.place(tmp_path / "elsewhere", f"{prefix}/b")
+        assert stream.place(tmp_path, f"{prefix}/b").read_bytes() == b"two"  # the older form
+    assert sorted(p.name for p in (tmp_path / prefix).iterdir()) == ["a", "b"]
+
+
+def test_an_interrupted_part_is_removed_by_the_context_manager(tmp_path):
+    with pytest.raises(KeyboardInterrupt), StreamingFile(tmp_path) as stream:
+        stream.write(b"half")
+        raise KeyboardInterrupt
+    assert list((tmp_path / ".tmp").iterdir()) == []
