@@ -88,7 +88,7 @@ def test_upload_list_download_range_delete(
     assert made["format"] == "fits" and made["target_name"] == "M31"
     row_path = _storage_path(client.application, made["id"])
     assert backend.stored_paths() == {row_path} and row_path.startswith(dataset["uuid"] + "/")
-    assert multipart_uploads(backend) == []
+    assert multipart_uploads(backend) == [] and backend.stray_uploads(older_than_s=0) == []
 
     listed = client.get(f"/datafiles/?dataset={dataset['uuid']}", headers=alice.api).json
     assert [f["id"] for f in listed["results"]] == [made["id"]]
@@ -106,6 +106,12 @@ def test_upload_list_download_range_delete(
         assert tail.status_code == 206 and tail.data == body[-10:]
     with client.get(made["file"], headers={**alice.api, "If-None-Match": etag}) as same:
         assert same.status_code == 304 and same.data == b""
+    changed = {**alice.api, "Range": "bytes=0-9", "If-Range": '"another-etag"'}
+    with client.get(made["file"], headers=changed) as again:
+        assert again.status_code == 200 and again.data == body  # changed since: all of it
+    same = {**alice.api, "Range": "bytes=0-9", "If-Range": etag}
+    with client.get(made["file"], headers=same) as resumed:
+        assert resumed.status_code == 206 and resumed.data == body[:10]
     past = {**alice.api, "Range": f"bytes={len(body) + 1}-"}
     with client.get(made["file"], headers=past) as beyond:
         assert beyond.status_code == 416
