@@ -17,7 +17,7 @@ from ..headers.model import FRAME_TYPES
 from ..repo import datafiles
 from ..services import previews, uploads
 from ..web.db import get_db
-from ..web.downloads import send_object
+from ..web.downloads import MISSING, send_object
 from ..web.storage import get_backend
 from .blueprint import Blueprint
 from .fields import CommaTags, Tags, UUIDString
@@ -254,9 +254,12 @@ def _send(found: dict):
 
 
 def _send_path(found: dict, path: Path, disposition: str):
-    response = send_file(
-        path, mimetype=found["content_type"], conditional=True, etag=found["checksum"]
-    )
+    try:
+        response = send_file(
+            path, mimetype=found["content_type"], conditional=True, etag=found["checksum"]
+        )
+    except FileNotFoundError:  # a row that lost its file: said, not a 500
+        raise NotFound(MISSING) from None
     response.headers["Content-Disposition"] = disposition
     return response
 

@@ -38,10 +38,15 @@ def send_object(
             return response
         (start, end), status = bounds, 206
     try:
-        reader = backend.open_range(relative, start, end - start)
+        if request.method == "HEAD":  # the headers only: a HEAD of the object, not a GET
+            if not backend.exists(relative):
+                raise FileNotFoundError(relative)
+            body: Iterator[bytes] | tuple[()] = ()
+        else:
+            body = _pieces(backend.open_range(relative, start, end - start))
     except FileNotFoundError:
         raise NotFound(MISSING) from None
-    response = Response(_pieces(reader), status=status, mimetype=mimetype, direct_passthrough=True)
+    response = Response(body, status=status, mimetype=mimetype, direct_passthrough=True)
     response.content_length = end - start
     if status == 206:
         response.headers["Content-Range"] = f"bytes {start}-{end - 1}/{size}"

@@ -112,6 +112,9 @@ def test_upload_list_download_range_delete(
     same = {**alice.api, "Range": "bytes=0-9", "If-Range": etag}
     with client.get(made["file"], headers=same) as resumed:
         assert resumed.status_code == 206 and resumed.data == body[:10]
+    with client.head(made["file"], headers=alice.api) as head:
+        assert head.status_code == 200 and head.data == b""
+        assert int(head.headers["Content-Length"]) == len(body)
     past = {**alice.api, "Range": f"bytes={len(body) + 1}-"}
     with client.get(made["file"], headers=past) as beyond:
         assert beyond.status_code == 416
@@ -129,6 +132,13 @@ def _storage_path(app, file_id: int) -> str:
         return conn.execute(query, (file_id,)).fetchone()[0]
     finally:
         conn.close()
+
+
+def test_a_row_whose_file_is_gone_is_a_clear_404(client, alice, dataset, backend):
+    made = post_file(client, alice, dataset, "a.txt", b"abc").json
+    backend.remove(backend.stored_paths())
+    with client.get(made["file"], headers=alice.api) as response:
+        assert response.status_code == 404 and "storage check" in response.json["detail"]
 
 
 def test_deleting_a_dataset_removes_its_objects(client, alice, dataset, backend):
