@@ -1,8 +1,7 @@
 """Stored files as objects of one S3 bucket (AWS, SeaweedFS, MinIO, Garage...), via boto3.
 
-An upload streams into a multipart upload, one part of `part_size` bytes at a time, sent
-by a thread of the writer's own while the next part fills (the memory an upload holds is
-two parts, whatever its size), hashed as the bytes go by; the
+An upload streams into a multipart upload, one part of `part_size` bytes at a time (the
+memory an upload holds is one part, whatever its size), hashed as the bytes go by; the
 multipart upload is opened only once a first part is full, so a small file is one PUT at
 `place()`. Nothing is visible under the final key before `place()`, and `discard()` aborts
 the multipart upload. S3 cannot tell a running upload from an abandoned one: strays are
@@ -16,7 +15,6 @@ import logging
 import secrets
 import time
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from .backend import MIN_PART_SIZE, Backend, LimitedReader, Readable, Stray
@@ -73,9 +71,6 @@ class S3Writer:
         self._upload_id: str | None = None
         self._parts: list[dict[str, Any]] = []
         self._buffer = bytearray()
-        self._numbered = 0  # parts handed to the sender so far
-        self._sender: ThreadPoolExecutor | None = None
-        self._inflight: Future[None] | None = None
         self._sha256 = hashlib.sha256()
         self._closed = False
         self.size = 0
@@ -105,23 +100,14 @@ class S3Writer:
         return len(data)
 
     def _send_part(self) -> None:
-        """Hand the full buffer to this writer's sender thread, which uploads it while the
-        caller fills the next one (receiving and sending overlap; two parts in memory at
-        most). The previous part's send is waited for first, and its error raised here."""
         if self._upload_id is None:
             started = self._client.create_multipart_upload(
                 Bucket=self._backend.bucket, Key=self._key, Metadata=self.metadata
             )
             self._upload_id = started["UploadId"]
-        self._settle()
-        self._numbered += 1
+        number = len(self._parts) + 1
         # The buffer itself goes out (no copy of the part), then a fresh one is started.
         body, self._buffer = self._buffer, bytearray()
-        if self._sender is None:
-            self._sender = ThreadPoolExecutor(1, thread_name_prefix="s3-part")
-        self._inflight = self._sender.submit(self._upload_part, self._numbered, body)
-
-    def _upload_part(self, number: int, body: bytearray) -> None:
         sent = self._client.upload_part(
             Bucket=self._backend.bucket,
             Key=self._key,
@@ -129,18 +115,8 @@ class S3Writer:
             PartNumber=number,
             Body=body,
         )
+        del body
         self._parts.append({"ETag": sent["ETag"], "PartNumber": number})
-
-    def _settle(self) -> None:
-        """Wait for the part being sent, if any; its error is raised."""
-        if self._inflight is not None:
-            inflight, self._inflight = self._inflight, None
-            inflight.result()
-
-    def _stop_sender(self) -> None:
-        if self._sender is not None:
-            self._sender.shutdown(wait=True)
-            self._sender = None
 
     def finish(self) -> None:
         """Nothing to flush: the bytes are durable once `place()` has completed them."""
@@ -156,10 +132,8 @@ class S3Writer:
             body, self._buffer = self._buffer, bytearray()
             self._client.put_object(Bucket=bucket, Key=relative, Body=body, Metadata=self.metadata)
         else:
-            if self._buffer or not self._numbered:
+            if self._buffer or not self._parts:
                 self._send_part()
-            self._settle()
-            self._stop_sender()
             self._client.complete_multipart_upload(
                 Bucket=bucket,
                 Key=self._key,
@@ -179,11 +153,6 @@ class S3Writer:
             return
         self._closed = True
         self._buffer = bytearray()
-        try:
-            self._settle()  # the part being sent ends first: then the abort is final
-        except Exception:
-            log.debug("A part of %s failed while discarding it", self._key, exc_info=True)
-        self._stop_sender()
         if self._upload_id is None:
             return
         try:

@@ -151,14 +151,14 @@ def test_bad_backend_settings_are_refused(s3):
 
 
 def test_a_part_that_fails_to_send_fails_the_upload_and_leaves_nothing(s3):
-    """Parts go out on the writer's own thread: a failed send (here the multipart upload
-    aborted behind its back, as a bucket lifecycle rule would) is raised by a later call."""
+    """A failed part (here the multipart upload aborted behind the writer's back, as a
+    bucket lifecycle rule would) fails the upload, which then leaves nothing."""
     relative = new_relative_path(DATASET)
     writer = s3.writer(relative)
-    writer.write(os.urandom(MIN_PART_SIZE))  # part 1 handed to the sender
+    writer.write(os.urandom(MIN_PART_SIZE))  # part 1 sent
     s3.client.abort_multipart_upload(Bucket=s3.bucket, Key=relative, UploadId=writer.upload_id)
     with pytest.raises(Exception, match=r"NoSuchUpload|does not exist"):
-        for _ in range(3):  # the next hand-over waits for part 1 (or 2) and raises
+        for _ in range(3):  # part 2 is refused
             writer.write(os.urandom(MIN_PART_SIZE))
         writer.place(relative)
     writer.discard()
