@@ -17,6 +17,7 @@ import time
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ..domain.errors import ArcsecError
 from .backend import MIN_PART_SIZE, Backend, LimitedReader, Readable, Stray
 from .local import TMP
 
@@ -29,6 +30,25 @@ MAX_PRESIGN_SECONDS = 7 * 24 * 3600  # SigV4's limit
 DELETE_BATCH = 1000  # DeleteObjects' limit
 MISSING = {"404", "NoSuchKey", "NotFound"}
 CHECKSUM_KEY = "sha256"  # the object metadata (x-amz-meta-sha256) migrate-storage sets
+
+
+class StorageUnavailable(ArcsecError):
+    """The bucket could not be written (unreachable, refused): a 503, nothing kept."""
+
+    status = 503
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(
+            f"The server's file storage (S3) failed: the file was not stored ({error})."
+        )
+
+
+def _unavailable(error: Exception) -> Exception:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if isinstance(error, (BotoCoreError, ClientError)):
+        return StorageUnavailable(error)
+    return error
 
 
 def s3_client(endpoint_url: str | None, region: str | None) -> Any:
@@ -96,7 +116,10 @@ class S3Writer:
             self._buffer += view[:room]
             view = view[room:]
             if len(self._buffer) == self._part_size:
-                self._send_part()
+                try:
+                    self._send_part()
+                except Exception as error:
+                    raise _unavailable(error) from error
         return len(data)
 
     def _send_part(self) -> None:
@@ -124,9 +147,15 @@ class S3Writer:
     def place(self, relative: str) -> None:
         """Make the object visible under `relative`: one PUT for a file smaller than a
         part, else the last part and CompleteMultipartUpload (plus a server-side copy if the
-        upload had to start under a staging key)."""
+        upload had to start under a staging key). S3's errors are StorageUnavailable."""
         if self._closed:
             raise ValueError("This upload was already placed or discarded.")
+        try:
+            self._place(relative)
+        except Exception as error:
+            raise _unavailable(error) from error
+
+    def _place(self, relative: str) -> None:
         bucket = self._backend.bucket
         if self._upload_id is None:
             body, self._buffer = self._buffer, bytearray()

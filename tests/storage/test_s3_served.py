@@ -245,3 +245,39 @@ def test_ingest_copies_into_the_bucket_and_refuses_in_place(tmp_path, s3_bucket)
         assert hashlib.sha256(reader.read()).hexdigest() in {
             hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()
         }
+
+
+def test_an_unreachable_bucket_is_a_503_and_nothing_is_kept(tmp_path, monkeypatch):
+    from tests.support.servers import free_port
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "y")
+    settings = {
+        "DATA_DIR": str(tmp_path / "data"),
+        "TESTING": True,
+        "STORAGE": "s3",
+        "S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens there
+        "S3_BUCKET": "b",
+        "S3_REGION": "us-east-1",
+    }
+    app = create_app(settings)
+    made = app.test_cli_runner().invoke(args=["users", "create", "obs", "--json"])
+    import json
+
+    keys = json.loads(made.output)
+    client = app.test_client()
+    dataset = client.post(
+        "/datasets/", json={"name": "N"}, headers={HEADER: f"Key {keys['api_key']}"}
+    ).json
+    fields = {"dataset": dataset["uuid"], "file": FileStorage(io.BytesIO(b"frame"), "a.fits")}
+    boundary, encoded = encode_multipart(fields)
+    response = client.post(
+        "/datafiles/",
+        data=encoded,
+        content_type=f"multipart/form-data; boundary={boundary}",
+        headers={HEADER: f"Key {keys['upload_key']}"},
+    )
+    assert response.status_code == 503, response.json
+    assert "file storage (S3) failed" in response.json["detail"]
+    listed = client.get("/datafiles/", headers={HEADER: f"Key {keys['api_key']}"}).json
+    assert listed["count"] == 0
