@@ -1,4 +1,5 @@
-"""Derived data against what the data files say: night logs, observations, calibrations.
+"""Derived data against what the data files say: night logs, observations, calibrations;
+and the rows `arcsec-flask check` compares with the stored files.
 
 The derived rows are recomputed from the files' own facts (night_grouping.refresh_files on
 every file, then prune) inside one write transaction; what changed is the drift. Without
@@ -9,7 +10,8 @@ shows (data_files_count, size) are computed by the queries, never stored: nothin
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
 
 from . import night_grouping
 from .sqlite import transaction
@@ -73,3 +75,53 @@ def _diff(
     # wrongly linked ones, counted above): they were left behind.
     empty = {t: len(groups_before[t] - groups_after[t]) for t in GROUPS}
     return {"files": files, "empty": {t: n for t, n in empty.items() if n}}
+
+
+class FileRow(NamedTuple):
+    """What a check needs of a data file row (small: a store may hold millions)."""
+
+    id: int
+    storage_path: str
+    external_path: str | None
+    size: int
+    checksum: str
+
+
+def file_rows(conn: sqlite3.Connection) -> list[FileRow]:
+    """Every data file row, in the storage folder or in place."""
+    query = "SELECT id, storage_path, external_path, size, checksum FROM datafiles ORDER BY id"
+    return [FileRow(*r) for r in conn.execute(query)]
+
+
+def describe(conn: sqlite3.Connection, file_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """{id: {"id", "dataset", "name"}} of the files that still exist (for a report)."""
+    found = {}
+    for file_id in file_ids:
+        row = conn.execute(
+            "SELECT f.id, d.uuid, f.name FROM datafiles f JOIN datasets d ON d.id = f.dataset_id"
+            " WHERE f.id = ?",
+            (file_id,),
+        ).fetchone()
+        if row is not None:
+            found[row[0]] = {"id": row[0], "dataset": row[1], "name": row[2]}
+    return found
+
+
+def referenced(conn: sqlite3.Connection, storage_path: str) -> bool:
+    """Whether a row refers to this storage path now (asked again just before a repair)."""
+    query = "SELECT 1 FROM datafiles WHERE storage_path = ?"
+    return conn.execute(query, (storage_path,)).fetchone() is not None
+
+
+# Stored counts (a parent row's count of its files, kept up to date on writes) that can
+# drift from the rows they count. None are stored today: the API computes every count in
+# its queries. A module that stores one appends its checker here: called with (conn,
+# repair), it returns [{"table", "id", "column", "stored", "actual"}...] of the wrong ones,
+# and with repair=True rewrites them in one transaction of its own.
+CountCheck = Callable[[sqlite3.Connection, bool], list[dict[str, Any]]]
+COUNT_CHECKS: list[CountCheck] = []
+
+
+def count_drift(conn: sqlite3.Connection, repair: bool = False) -> list[dict[str, Any]]:
+    """The stored counts that are out of date (every COUNT_CHECKS entry's findings)."""
+    return [wrong for check in COUNT_CHECKS for wrong in check(conn, repair)]

@@ -152,10 +152,12 @@ class CloseWhenAsked:
 
 
 def init_app(app: Flask) -> None:
-    # A killed worker's parts are nobody's: swept at start (running uploads hold theirs).
-    swept = storage.sweep_stale_parts(app.config["FILES_DIR"])
-    if swept:
-        app.logger.warning("Removed %d upload parts left by a crash.", swept)
+    # A killed worker's parts are nobody's: swept at start (running uploads hold theirs);
+    # not by the app of an `arcsec-flask` command (cli.main), so that `check` sees them.
+    if app.config.get("SWEEP_PARTS_AT_START", True):
+        swept = storage.sweep_stale_parts(app.config["FILES_DIR"])
+        if swept:
+            app.logger.warning("Removed %d upload parts left by a crash.", swept)
     app.request_class = StreamingRequest
     app.wsgi_app = CloseWhenAsked(app.wsgi_app)  # type: ignore[method-assign]
     app.before_request(lambda: limit_body(app))
