@@ -19,7 +19,7 @@ from .common import database
 
 # Each item's fields shown in the text report, after the kind (all of them in --json).
 SHOWN = ("dataset", "name", "id", "path", "external_path", "key", "table", "count",
-         "expected", "actual", "size", "age_s", "error", "moved_to")  # fmt: skip
+         "fields", "expected", "actual", "size", "age_s", "error", "moved_to")  # fmt: skip
 
 HELP = f"""Compare the rows with the stored files and the derived data with the rows.
 

@@ -112,31 +112,53 @@ def check(
     progress: Progress | None = None,
 ) -> Report:
     """Find every kind of damage in KINDS; with `options.repair`, fix what REPAIRABLE says."""
+    # Rows first, then the listing: a file placed in between is young (the grace period),
+    # a row deleted in between with its file is asked again (_missing).
     rows = integrity.file_rows(conn)
-    stored_rows = {r.storage_path: r for r in rows if not r.external_path}
     listing = backend.inventory()
     report = Report(backend.kind, len(rows), len(listing))
-    found = report.findings
     now = time.time()
+    _compare_files(conn, backend, rows, listing, report, options, progress, now)
+    strays = backend.stray_uploads(older_than_s=options.stale_s)
+    report.findings["stale_parts"] = [_stray_item(s, now) for s in strays]
+    orphan_previews = previews.orphans(data_dir, {r.storage_path for r in rows})
+    report.findings["orphan_previews"] = [
+        {"path": str(p.relative_to(previews.folder(data_dir)))} for p in orphan_previews
+    ]
+    if options.repair:
+        _repair_files(conn, backend, report, strays, orphan_previews, now)
+    _derived(conn, report, options.repair)
+    return report
+
+
+def _compare_files(
+    conn: sqlite3.Connection,
+    backend: Backend,
+    rows: list[FileRow],
+    listing: dict[str, StoredEntry],
+    report: Report,
+    options: Options,
+    progress: Progress | None,
+    now: float,
+) -> None:
+    """The rows against the listing (and against the in-place files where they are)."""
+    found = report.findings
+    stored_rows = {r.storage_path: r for r in rows if not r.external_path}
     found["missing"] = _missing(conn, backend, stored_rows, listing)
     referenced = {r.storage_path for r in rows}
     for relative in sorted(set(listing) - referenced):
         entry = listing[relative]
         item = {"path": relative, "size": entry.size, "age_s": round(now - entry.changed, 1)}
-        (found["unreferenced"] if now - entry.changed >= options.grace_s else report.recent).append(
-            item
-        )
+        old_enough = now - entry.changed >= options.grace_s
+        (found["unreferenced"] if old_enough else report.recent).append(item)
     present = [r for path, r in stored_rows.items() if path in listing]
-    found["size_mismatch"] = _described(
-        conn,
-        [
-            {"id": r.id, "path": r.storage_path, "expected": r.size, "actual": a}
-            for r in present
-            if (a := listing[r.storage_path].size) != r.size
-        ],
-    )
-    in_place = [r for r in rows if r.external_path]
-    gone, changed, intact = _in_place_sizes(in_place)
+    wrong_size = [
+        {"id": r.id, "path": r.storage_path, "expected": r.size, "actual": a}
+        for r in present
+        if (a := listing[r.storage_path].size) != r.size
+    ]
+    found["size_mismatch"] = _described(conn, wrong_size)
+    gone, changed, intact = _in_place_sizes([r for r in rows if r.external_path])
     found["in_place_missing"] = _described(conn, gone)
     found["in_place_size_mismatch"] = _described(conn, changed)
     if options.verify_checksums:
@@ -144,23 +166,18 @@ def check(
         stored_bad, placed_bad = _checksums(backend, same_size, intact, progress)
         found["checksum_mismatch"] = _described(conn, stored_bad)
         found["in_place_checksum_mismatch"] = _described(conn, placed_bad)
-    strays = backend.stray_uploads(older_than_s=options.stale_s)
-    found["stale_parts"] = [_stray_item(s, now) for s in strays]
-    orphan_previews = previews.orphans(data_dir, referenced)
-    found["orphan_previews"] = [
-        {"path": str(p.relative_to(previews.folder(data_dir)))} for p in orphan_previews
-    ]
-    if options.repair:
-        _repair_files(conn, backend, report, strays, orphan_previews, now)
-    drift = integrity.derived_drift(conn, repair=options.repair)
-    found["derived_links"] = drift["files"]
-    found["derived_empty"] = [{"table": t, "count": n} for t, n in drift["empty"].items()]
-    found["counts"] = integrity.count_drift(conn, repair=options.repair)
-    if options.repair:
-        report.repaired["derived_links"] = len(found["derived_links"])
+
+
+def _derived(conn: sqlite3.Connection, report: Report, repair: bool) -> None:
+    """Derived links and stored counts; with `repair`, recomputed (a transaction each)."""
+    drift = integrity.derived_drift(conn, repair=repair)
+    report.findings["derived_links"] = drift["files"]
+    report.findings["derived_empty"] = [{"table": t, "count": n} for t, n in drift["empty"].items()]
+    report.findings["counts"] = integrity.count_drift(conn, repair=repair)
+    if repair:
+        report.repaired["derived_links"] = len(report.findings["derived_links"])
         report.repaired["derived_empty"] = report.count("derived_empty")
-        report.repaired["counts"] = len(found["counts"])
-    return report
+        report.repaired["counts"] = len(report.findings["counts"])
 
 
 def _missing(
