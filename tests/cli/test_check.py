@@ -313,3 +313,36 @@ def test_a_lost_found_of_an_earlier_repair_is_never_listed_as_stored(app, db, st
     assert len([p for p in (store.data_dir / LOST_FOUND).rglob("*") if p.is_file()]) == 2
     assert check(app, "--grace-hours", "0") == (0, check(app)[1])
     assert check(app)[1]["stored_files"] == 4
+
+
+@pytest.mark.parametrize("batch", [1, 3, 1000])
+def test_a_checks_batches_find_what_one_whole_recomputation_repairs(app, db, store, batch):
+    """A check recomputes derived data in rolled-back batches (uploads beside it wait for
+    one batch only); whatever the batch size, it finds exactly what the repair, done in
+    one transaction over every file, then changes."""
+    from arcsec_flask.repo.integrity import derived_drift
+
+    rows = store.rows
+    db.execute("DELETE FROM night_logs")  # every copied file loses its night log
+    db.execute(
+        "INSERT INTO observations (uuid, owner_id, dataset_id, name, target_name, creation_date)"
+        " SELECT 'abad1dea-0000-4000-8000-000000000000', owner_id, dataset_id, 'M1', 'M1',"
+        " creation_date FROM observations LIMIT 1"
+    )
+    wrong = db.execute("SELECT max(id) FROM observations").fetchone()[0]
+    db.execute(
+        "UPDATE datafiles SET observation_id = ? WHERE id = ?", (wrong, rows["p0.fits"]["id"])
+    )
+    snapshot = list(db.iterdump())
+    found = derived_drift(db, batch=batch)
+    assert list(db.iterdump()) == snapshot  # nothing changed
+    fixed = derived_drift(db, repair=True)
+    assert found == fixed and found["empty"] == {"observations": 1}  # the wrong one
+    assert sorted(f["name"] for f in found["files"]) == [
+        "c0.fits",
+        "c1.fits",
+        "c2.fits",
+        "c3.fits",
+        "p0.fits",
+    ]
+    assert derived_drift(db, batch=batch) == {"files": [], "empty": {}}
