@@ -346,3 +346,35 @@ def test_a_checks_batches_find_what_one_whole_recomputation_repairs(app, db, sto
         "p0.fits",
     ]
     assert derived_drift(db, batch=batch) == {"files": [], "empty": {}}
+
+
+def test_what_changes_while_a_check_runs_is_no_finding_and_no_crash(app, db, store):
+    """A listing taken a moment ago goes stale under a running server: a file listed as
+    missing is there after all, an orphan is removed before the repair moves it, a file
+    vanishes while it is hashed, a row is deleted before its finding is described."""
+    import time
+
+    from arcsec_flask.repo.integrity import FileRow, file_rows
+    from arcsec_flask.services import store_check
+    from arcsec_flask.storage import backend_from_config
+
+    backend = backend_from_config(app.config)
+    rows = {r.storage_path: r for r in file_rows(db) if not r.external_path}
+    present = backend.inventory()
+    listed_early = {k: v for k, v in present.items() if k != store.rows["c0.fits"]["storage_path"]}
+    # Listed before c0's file was renamed into place: it is there when asked again.
+    assert store_check._missing(db, backend, rows, listed_early) == []
+    # An orphan removed (by hand, or a second check) before this repair reaches it.
+    stale = store_check.Report("file", 7, 4)
+    gone = f"{store.rows['c0.fits']['storage_path'].split('/')[0]}/{TOKEN}"
+    stale.findings["unreferenced"] = [{"path": gone, "size": 1, "age_s": 7200}]
+    store_check._repair_files(db, backend, stale, [], [], time.time())
+    assert stale.repaired["unreferenced"] == 0
+    # A file that vanishes while hashed: a mismatch whose actual checksum is unknown.
+    row = rows[store.rows["c1.fits"]["storage_path"]]
+    (store.files_dir / row.storage_path).unlink()
+    ghost = FileRow(row.id, row.storage_path, None, row.size, row.checksum)
+    bad, _ = store_check._checksums(backend, [ghost], [], None)
+    assert [(b["id"], b["actual"]) for b in bad] == [(row.id, None)]
+    # A finding about a row deleted meanwhile is dropped (its file went with it).
+    assert store_check._described(db, [{"id": 10**9, "path": "x"}]) == []
