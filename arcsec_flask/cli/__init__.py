@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from flask.cli import FlaskGroup
 
-from . import accounts, backup, ingest, migrate, storage
+from . import accounts, backup, check, ingest, migrate, storage
 
 
 def init_app(app: Flask) -> None:
@@ -14,6 +14,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(accounts.orgs)
     app.cli.add_command(accounts.bootstrap)
     app.cli.add_command(storage.group)
+    app.cli.add_command(check.check_command)
     app.cli.add_command(backup.backup_command)
     app.cli.add_command(backup.restore_command)
     app.cli.add_command(ingest.ingest_command)
@@ -21,6 +22,13 @@ def init_app(app: Flask) -> None:
 
 
 def main() -> None:
+    FlaskGroup(create_app=_command_app, help="The arcsec_flask server's administration.")()
+
+
+def _command_app() -> Flask:
+    """The app of a command. It does not sweep the crash leftovers that a server start
+    sweeps: `check` reports them and `check --repair` removes them (`init-db`, which
+    starts a deployment, sweeps them itself)."""
     from .. import create_app
 
-    FlaskGroup(create_app=create_app, help="The arcsec_flask server's administration.")()
+    return create_app({"SWEEP_PARTS_AT_START": False})

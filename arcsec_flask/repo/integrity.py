@@ -1,15 +1,20 @@
-"""Derived data against what the data files say: night logs, observations, calibrations.
+"""Derived data against what the data files say: night logs, observations, calibrations;
+and the rows `arcsec-flask check` compares with the stored files.
 
 The derived rows are recomputed from the files' own facts (night_grouping.refresh_files on
-every file, then prune) inside one write transaction; what changed is the drift. Without
-`repair` the transaction is rolled back, so a check changes nothing. The counts the API
-shows (data_files_count, size) are computed by the queries, never stored: nothing to drift.
+every file, then prune); what changed is the drift. A repair does it in one write
+transaction. A check (no `repair`) does it DRY_RUN_BATCH files at a time, each batch in a
+write transaction that is rolled back, so that it changes nothing and a server's uploads
+beside it wait for one batch (a fraction of a second), never for the whole store. The
+counts the API shows (data_files_count, size) are computed by the queries, never stored:
+nothing to drift (COUNT_CHECKS below is where stored ones would be checked).
 """
 
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import Any, NamedTuple
 
 from . import night_grouping
 from .sqlite import transaction
@@ -23,9 +28,16 @@ class _DryRun(Exception):
     """Raised to roll the recomputation back."""
 
 
-def derived_drift(conn: sqlite3.Connection, repair: bool = False) -> dict[str, Any]:
+DRY_RUN_BATCH = 500  # files recomputed per rolled-back transaction of a check
+
+
+def derived_drift(
+    conn: sqlite3.Connection, repair: bool = False, batch: int = DRY_RUN_BATCH
+) -> dict[str, Any]:
     """{"files": [{"id", "dataset", "name", "fields"}...] whose derived links were wrong,
     "empty": {table: count} of groups no file uses}; committed only with `repair`."""
+    if not repair:
+        return _dry_run(conn, batch)
     found: dict[str, Any] = {}
     try:
         with transaction(conn):
@@ -40,9 +52,48 @@ def derived_drift(conn: sqlite3.Connection, repair: bool = False) -> dict[str, A
     return found
 
 
-def _links(conn: sqlite3.Connection) -> dict[int, tuple[Any, ...]]:
-    query = f"SELECT id, {', '.join(COLUMNS)} FROM datafiles ORDER BY id"
-    return {r[0]: tuple(r[1:]) for r in conn.execute(query)}
+def _dry_run(conn: sqlite3.Connection, batch_size: int) -> dict[str, Any]:
+    """The drift without changing anything, in rolled-back batches. A group is empty when
+    no file's recomputed link points to it and prune would drop it: the same answer as
+    recomputing everything at once (a file's links depend on its own facts and on the
+    groups, never on other files)."""
+    file_ids = [r[0] for r in conn.execute("SELECT id FROM datafiles ORDER BY id")]
+    groups_before = _groups(conn)
+    kept = {
+        r[0] for r in conn.execute("SELECT id FROM night_logs WHERE notes != '' OR by_hand != 0")
+    }
+    used: dict[str, set[int]] = {t: set() for t in GROUPS}
+    files: list[dict[str, Any]] = []
+    for at in range(0, len(file_ids), batch_size):
+        batch = file_ids[at : at + batch_size]
+        try:
+            with transaction(conn):
+                before = _links(conn, batch)
+                night_grouping.refresh_files(conn, batch, new=True)  # no prune: done below
+                after = _links(conn, batch)
+                files += _changed(conn, before, after)
+                for link in after.values():
+                    for table, group_id in zip(GROUPS, link, strict=True):
+                        if group_id is not None:
+                            used[table].add(group_id)
+                raise _DryRun()
+        except _DryRun:
+            pass
+    empty = {t: len(groups_before[t] - used[t] - (kept if t == "night_logs" else set()))
+             for t in GROUPS}  # fmt: skip
+    return {"files": files, "empty": {t: n for t, n in empty.items() if n}}
+
+
+def _links(
+    conn: sqlite3.Connection, file_ids: list[int] | None = None
+) -> dict[int, tuple[Any, ...]]:
+    """{file id: (night log, observation, calibration ids)} of these files, or of all."""
+    query = f"SELECT id, {', '.join(COLUMNS)} FROM datafiles"
+    if file_ids is None:
+        return {r[0]: tuple(r[1:]) for r in conn.execute(f"{query} ORDER BY id")}
+    marks = ", ".join("?" * len(file_ids))
+    rows = conn.execute(f"{query} WHERE id IN ({marks}) ORDER BY id", file_ids)
+    return {r[0]: tuple(r[1:]) for r in rows}
 
 
 def _groups(conn: sqlite3.Connection) -> dict[str, set[int]]:
@@ -56,6 +107,19 @@ def _diff(
     groups_before: dict[str, set[int]],
     groups_after: dict[str, set[int]],
 ) -> dict[str, Any]:
+    files = _changed(conn, before, after)
+    # Groups that existed and are gone after the recomputation held no file (or only
+    # wrongly linked ones, counted above): they were left behind.
+    empty = {t: len(groups_before[t] - groups_after[t]) for t in GROUPS}
+    return {"files": files, "empty": {t: n for t, n in empty.items() if n}}
+
+
+def _changed(
+    conn: sqlite3.Connection,
+    before: dict[int, tuple[Any, ...]],
+    after: dict[int, tuple[Any, ...]],
+) -> list[dict[str, Any]]:
+    """The files whose links differ, with the links that do."""
     files = []
     for file_id, was in before.items():
         now = after[file_id]
@@ -69,7 +133,54 @@ def _diff(
                 label for (label, a, b) in zip(COLUMNS.values(), was, now, strict=True) if a != b
             ]
             files.append({"id": file_id, "dataset": row[1], "name": row[0], "fields": fields})
-    # Groups that existed and are gone after the recomputation held no file (or only
-    # wrongly linked ones, counted above): they were left behind.
-    empty = {t: len(groups_before[t] - groups_after[t]) for t in GROUPS}
-    return {"files": files, "empty": {t: n for t, n in empty.items() if n}}
+    return files
+
+
+class FileRow(NamedTuple):
+    """What a check needs of a data file row (small: a store may hold millions)."""
+
+    id: int
+    storage_path: str
+    external_path: str | None
+    size: int
+    checksum: str
+
+
+def file_rows(conn: sqlite3.Connection) -> list[FileRow]:
+    """Every data file row, in the storage folder or in place."""
+    query = "SELECT id, storage_path, external_path, size, checksum FROM datafiles ORDER BY id"
+    return [FileRow(*r) for r in conn.execute(query)]
+
+
+def describe(conn: sqlite3.Connection, file_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """{id: {"id", "dataset", "name"}} of the files that still exist (for a report)."""
+    found = {}
+    for file_id in file_ids:
+        row = conn.execute(
+            "SELECT f.id, d.uuid, f.name FROM datafiles f JOIN datasets d ON d.id = f.dataset_id"
+            " WHERE f.id = ?",
+            (file_id,),
+        ).fetchone()
+        if row is not None:
+            found[row[0]] = {"id": row[0], "dataset": row[1], "name": row[2]}
+    return found
+
+
+def referenced(conn: sqlite3.Connection, storage_path: str) -> bool:
+    """Whether a row refers to this storage path now (asked again just before a repair)."""
+    query = "SELECT 1 FROM datafiles WHERE storage_path = ?"
+    return conn.execute(query, (storage_path,)).fetchone() is not None
+
+
+# Stored counts (a parent row's count of its files, kept up to date on writes) that can
+# drift from the rows they count. None are stored today: the API computes every count in
+# its queries. A module that stores one appends its checker here: called with (conn,
+# repair), it returns [{"table", "id", "column", "stored", "actual"}...] of the wrong ones,
+# and with repair=True rewrites them in one transaction of its own.
+CountCheck = Callable[[sqlite3.Connection, bool], list[dict[str, Any]]]
+COUNT_CHECKS: list[CountCheck] = []
+
+
+def count_drift(conn: sqlite3.Connection, repair: bool = False) -> list[dict[str, Any]]:
+    """The stored counts that are out of date (every COUNT_CHECKS entry's findings)."""
+    return [wrong for check in COUNT_CHECKS for wrong in check(conn, repair)]

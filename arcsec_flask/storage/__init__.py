@@ -7,7 +7,16 @@ client text. `Backend` (backend.py) is the one interface over the local folder
 `backend_from_config` picks one from the settings.
 """
 
-from .backend import MIN_PART_SIZE, Backend, Readable, Stray, Writer, backend_from_config
+from .backend import (
+    LOST_FOUND,
+    MIN_PART_SIZE,
+    Backend,
+    Readable,
+    StoredEntry,
+    Stray,
+    Writer,
+    backend_from_config,
+)
 from .local import (
     TMP,
     StorageFull,
@@ -26,6 +35,7 @@ from .local_backend import LocalBackend
 from .ranged import RangedFile
 
 __all__ = [
+    "LOST_FOUND",
     "MIN_PART_SIZE",
     "TMP",
     "Backend",
@@ -33,6 +43,7 @@ __all__ = [
     "RangedFile",
     "Readable",
     "StorageFull",
+    "StoredEntry",
     "Stray",
     "StreamingFile",
     "Writer",

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 
 # S3 refuses multipart parts under 5 MiB (but the last).
 MIN_PART_SIZE = 5 * 1024 * 1024
+# Where `check --repair` moves stored files no row refers to (Backend.move_aside): never a
+# storage path (those are `<uuid>/<token>`), and left out of stored_paths and inventory.
+LOST_FOUND = "lost+found"
 
 
 class Readable(Protocol):
@@ -84,6 +87,16 @@ class Stray:
     upload_id: str | None = None
 
 
+@dataclass(frozen=True)
+class StoredEntry:
+    """A placed file as the storage lists it."""
+
+    size: int
+    # When the file got its current name or bytes (seconds since the epoch): a file just
+    # placed by an upload whose row is not committed yet is this recent.
+    changed: float
+
+
 class Backend(ABC):
     """Where the stored files live. Missing files raise FileNotFoundError everywhere."""
 
@@ -116,6 +129,17 @@ class Backend(ABC):
     @abstractmethod
     def stored_paths(self) -> set[str]:
         """Every placed file's storage path (uploads in flight excluded)."""
+
+    @abstractmethod
+    def inventory(self) -> dict[str, StoredEntry]:
+        """Every placed file's storage path with its size and change time, from one
+        listing (uploads in flight and lost+found excluded)."""
+
+    @abstractmethod
+    def move_aside(self, relative: str, folder: str) -> str:
+        """Move a stored file out of the stored files, to `lost+found/<folder>/<relative>`
+        (a free name: nothing there is overwritten); returns where it went. The bytes are
+        kept whole: this is for files no row refers to, which must not be deleted."""
 
     @abstractmethod
     def presigned_url(
@@ -193,7 +217,9 @@ def backend_from_config(config: Mapping[str, Any]) -> Backend:
     if kind == "file":
         from .local_backend import LocalBackend
 
-        return LocalBackend(config["FILES_DIR"])
+        # lost+found beside the storage folder, in the data folder (not among the files).
+        data_dir = config.get("DATA_DIR")
+        return LocalBackend(config["FILES_DIR"], Path(data_dir) / LOST_FOUND if data_dir else None)
     if kind == "s3":
         from .s3 import S3Backend, s3_client
 

@@ -18,7 +18,7 @@ import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -309,14 +309,36 @@ def remove(files_dir: str | os.PathLike, relative_paths: Iterable[str]) -> None:
             log.exception("Could not remove stored file %s", relative)
 
 
+# Top-level folders of the storage folder that hold no placed file: upload parts, and
+# lost+found should a configuration put it inside (storage paths are `<uuid>/<token>`).
+NOT_STORED = frozenset({TMP, "lost+found"})
+
+
 def stored_paths(files_dir: str | os.PathLike) -> set[str]:
     """Relative paths of every placed file (temporary parts excluded)."""
+    return {relative for relative, _path in _placed(files_dir)}
+
+
+def _placed(files_dir: str | os.PathLike) -> Iterator[tuple[str, Path]]:
     root = Path(files_dir)
-    return {
-        str(p.relative_to(root))
-        for p in root.rglob("*")
-        if p.is_file() and p.relative_to(root).parts[0] != TMP
-    }
+    for path in root.rglob("*"):
+        relative = path.relative_to(root)
+        if relative.parts[0] not in NOT_STORED and path.is_file():
+            yield str(relative), path
+
+
+def inventory(files_dir: str | os.PathLike) -> dict[str, tuple[int, float]]:
+    """{relative path: (size, change time)} of every placed file. The change time is the
+    later of mtime and ctime: a hard link or a copy keeping an old mtime (ingest --link)
+    still shows when it was placed."""
+    found = {}
+    for relative, path in _placed(files_dir):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:  # removed meanwhile
+            continue
+        found[relative] = (stat.st_size, max(stat.st_mtime, stat.st_ctime))
+    return found
 
 
 def stale_parts(files_dir: str | os.PathLike, older_than_s: float | None = None) -> list[Path]:

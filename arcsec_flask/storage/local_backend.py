@@ -3,12 +3,14 @@ local.StreamingFile itself."""
 
 from __future__ import annotations
 
+import errno
 import os
+import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
 from . import local
-from .backend import Backend, LimitedReader, Readable, Stray
+from .backend import LOST_FOUND, Backend, LimitedReader, Readable, StoredEntry, Stray
 
 
 class LocalBackend(Backend):
@@ -16,8 +18,12 @@ class LocalBackend(Backend):
 
     kind = "file"
 
-    def __init__(self, files_dir: str | os.PathLike) -> None:
+    def __init__(
+        self, files_dir: str | os.PathLike, lost_found: str | os.PathLike | None = None
+    ) -> None:
         self.files_dir = Path(files_dir)
+        # Default: beside the storage folder (the data folder, with the default settings).
+        self.lost_found = Path(lost_found) if lost_found else self.files_dir.parent / LOST_FOUND
 
     def writer(self, relative: str | None = None) -> local.StreamingFile:
         return local.StreamingFile(self.files_dir, relative)
@@ -50,6 +56,32 @@ class LocalBackend(Backend):
     def stored_paths(self) -> set[str]:
         return local.stored_paths(self.files_dir)
 
+    def inventory(self) -> dict[str, StoredEntry]:
+        return {
+            relative: StoredEntry(size, changed)
+            for relative, (size, changed) in local.inventory(self.files_dir).items()
+        }
+
+    def move_aside(self, relative: str, folder: str) -> str:
+        """A hard link under lost+found, then the stored name removed: never a moment
+        without the bytes under one name or the other. Across file systems (a lost+found
+        on another disk) a durable copy comes first instead."""
+        source = self.path(relative)
+        if not source.is_file():
+            raise FileNotFoundError(relative)
+        target = _free_name(self.lost_found / folder / relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.link(source, target)  # fails rather than overwrite
+        except OSError as error:
+            if error.errno not in _NO_LINK:
+                raise
+            _copy_durably(source, target)
+        local.sync_directory(target.parent)
+        source.unlink()
+        local.sync_directory(source.parent)
+        return str(target)
+
     def presigned_url(
         self,
         relative: str,
@@ -80,3 +112,28 @@ class LocalBackend(Backend):
             part.unlink(missing_ok=True)
             removed += 1
         return removed
+
+
+# A hard link cannot be made: another file system, links not supported or not allowed.
+_NO_LINK = {errno.EXDEV, errno.EPERM, errno.EMLINK, errno.ENOTSUP, errno.EOPNOTSUPP}
+
+
+def _free_name(target: Path) -> Path:
+    candidate, n = target, 0
+    while candidate.exists():
+        n += 1
+        candidate = target.with_name(f"{target.name}.{n}")
+    return candidate
+
+
+def _copy_durably(source: Path, target: Path) -> None:
+    """Copy to a new file (never over one), fsynced; a failure leaves no half copy."""
+    with source.open("rb") as reader, target.open("xb") as writer:
+        try:
+            shutil.copyfileobj(reader, writer, 1024 * 1024)
+            writer.flush()
+            os.fsync(writer.fileno())
+        except BaseException:
+            target.unlink(missing_ok=True)
+            raise
+    shutil.copystat(source, target)

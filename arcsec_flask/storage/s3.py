@@ -18,7 +18,15 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..domain.errors import ArcsecError
-from .backend import MIN_PART_SIZE, Backend, LimitedReader, Readable, Stray
+from .backend import (
+    LOST_FOUND,
+    MIN_PART_SIZE,
+    Backend,
+    LimitedReader,
+    Readable,
+    StoredEntry,
+    Stray,
+)
 from .local import TMP
 
 log = logging.getLogger(__name__)
@@ -49,6 +57,9 @@ def _unavailable(error: Exception) -> Exception:
     if isinstance(error, (BotoCoreError, ClientError)):
         return StorageUnavailable(error)
     return error
+
+
+_NOT_STORED = (f"{TMP}/", f"{LOST_FOUND}/")
 
 
 def s3_client(endpoint_url: str | None, region: str | None) -> Any:
@@ -290,8 +301,36 @@ class S3Backend(Backend):
         for page in pages:
             yield from page.get("Contents", [])
 
+    def _placed(self) -> Iterator[dict[str, Any]]:
+        """The objects of placed files: not staging objects, not lost+found."""
+        for found in self._keys():
+            if not found["Key"].startswith(_NOT_STORED):
+                yield found
+
     def stored_paths(self) -> set[str]:
-        return {o["Key"] for o in self._keys() if not o["Key"].startswith(f"{TMP}/")}
+        return {o["Key"] for o in self._placed()}
+
+    def inventory(self) -> dict[str, StoredEntry]:
+        return {
+            o["Key"]: StoredEntry(int(o["Size"]), o["LastModified"].timestamp())
+            for o in self._placed()
+        }
+
+    def move_aside(self, relative: str, folder: str) -> str:
+        """A server-side copy under lost+found/, then the original deleted."""
+        target = candidate = f"{LOST_FOUND}/{folder}/{relative}"
+        n = 0
+        while self.exists(candidate):
+            n += 1
+            candidate = f"{target}.{n}"
+        try:
+            self.client.copy({"Bucket": self.bucket, "Key": relative}, self.bucket, candidate)
+        except _client_error() as error:
+            if _code(error) in MISSING:
+                raise FileNotFoundError(relative) from error
+            raise
+        self.client.delete_object(Bucket=self.bucket, Key=relative)
+        return candidate
 
     def presigned_url(
         self,

@@ -17,6 +17,7 @@ import threading
 import click
 from flask import Flask, current_app, g
 
+from .. import storage
 from ..repo.sqlite import MIGRATIONS, connect, init_schema, transaction
 
 __all__ = ["MIGRATIONS", "connect", "get_db", "init_app", "init_schema", "transaction"]
@@ -72,13 +73,16 @@ def release_db(_error: BaseException | None = None) -> None:
 
 @click.command("init-db")
 def init_db_command() -> None:
-    """Create the data folder and apply the schema and migrations."""
+    """Create the data folder, apply the schema and migrations, sweep crash leftovers."""
     conn = connect(current_app.config["DATABASE"])
     try:
         version = init_schema(conn)
     finally:
         conn.close()
     click.echo(f"Initialised {current_app.config['DATABASE']} (schema version {version}).")
+    swept = storage.sweep_stale_parts(current_app.config["FILES_DIR"])
+    if swept:
+        click.echo(f"Removed {swept} upload parts left by a crash.")
 
 
 def init_app(app: Flask) -> None:

@@ -19,8 +19,9 @@ EXTENSION = "arcsec_storage"
 def init_app(app: Flask) -> None:
     backend = backend_from_config(app.config)
     app.extensions[EXTENSION] = (os.getpid(), backend)
-    if isinstance(backend, LocalBackend):
-        # A killed worker's parts are nobody's: swept at start (running uploads hold theirs).
+    # A killed worker's parts are nobody's: swept at start (running uploads hold theirs);
+    # not by the app of an `arcsec-flask` command (cli.main), so that `check` sees them.
+    if isinstance(backend, LocalBackend) and app.config.get("SWEEP_PARTS_AT_START", True):
         swept = sweep_stale_parts(backend.files_dir)
         if swept:
             app.logger.warning("Removed %d upload parts left by a crash.", swept)
