@@ -32,16 +32,30 @@ HEADER_FILTERS = {
     "date_obs__gte": "f.date_obs >= ?",
     "date_obs__lte": "f.date_obs <= ?",
 }
+# On datafiles alone (a parent by its uuid), so that a page of ids needs no join.
 FILTERS = {
-    "dataset": "d.uuid = ?",
+    "dataset": "f.dataset_id = (SELECT id FROM datasets WHERE uuid = ?)",
     "name": "f.name = ?",
-    "night_log": "n.uuid = ?",
-    "observation": "o.uuid = ?",
-    "calibration": "c.uuid = ?",
+    "night_log": "f.night_log_id = (SELECT id FROM night_logs WHERE uuid = ?)",
+    "observation": "f.observation_id = (SELECT id FROM observations WHERE uuid = ?)",
+    "calibration": "f.calibration_id = (SELECT id FROM calibrations WHERE uuid = ?)",
     "is_raw": "f.is_raw = ?",
     "header_status": "f.header_status = ?",
     "tags": "EXISTS (SELECT 1 FROM json_each(f.tags) WHERE json_each.value = ?)",
     **HEADER_FILTERS,
+}
+# Counts read from the parents' data_files_count (kept by schema.sql's triggers).
+COUNTS = {
+    "": "SELECT SUM(data_files_count) FROM datasets WHERE owner_id = ?",
+    **{
+        name: f"SELECT data_files_count FROM {table} WHERE owner_id = ? AND uuid = ?"
+        for name, table in (
+            ("dataset", "datasets"),
+            ("night_log", "night_logs"),
+            ("observation", "observations"),
+            ("calibration", "calibrations"),
+        )
+    },
 }
 DUPLICATE = "A file named '{name}' already exists in dataset {dataset}."
 CONTENT_TYPES = {
@@ -123,8 +137,9 @@ QUERY = OwnedQuery(
     alias="f",
     filters=FILTERS,
     dump=_dump,
-    owner="d.owner_id",
+    owner="f.owner_id = ?",
     key="id",
+    counts=COUNTS,
 )
 list_ = QUERY.list_
 get = QUERY.get
@@ -132,8 +147,8 @@ get = QUERY.get
 
 def header(conn: sqlite3.Connection, owner_id: int, file_id: int) -> list[dict[str, Any]]:
     r = conn.execute(
-        "SELECT f.header FROM datafiles f JOIN datasets d ON d.id = f.dataset_id"
-        " WHERE f.id = ? AND d.owner_id = ?",
+        "SELECT h.header FROM datafiles f JOIN datafile_headers h ON h.datafile_id = f.id"
+        " WHERE f.id = ? AND f.owner_id = ?",
         (file_id, owner_id),
     ).fetchone()
     if r is None:
@@ -174,6 +189,7 @@ def create(
     Conflict, whoever came first."""
     row = {
         "dataset_id": dataset["id"],
+        "owner_id": owner_id,
         "name": stored.name,
         "storage_path": stored.storage_path,
         "external_path": stored.external_path,
@@ -184,7 +200,6 @@ def create(
         "tags": _tags(fields.get("tags")),
         "format": info.format,
         "compression": info.compression,
-        "header": json.dumps([_card(card) for card in info.cards], allow_nan=False),
         "header_status": _header_status(info, header_error),
         "header_error": header_error,
         **header_columns(info),
@@ -193,6 +208,7 @@ def create(
     try:
         with transaction(conn):
             file_id = insert_row(conn, "datafiles", row)
+            _insert_header(conn, file_id, info)
             night_grouping.refresh_files(conn, [file_id], new=True)
     except sqlite3.IntegrityError as error:
         if "datafiles.dataset_id, datafiles.name" in str(error):
@@ -204,6 +220,14 @@ def create(
             ) from error
         raise
     return get(conn, owner_id, file_id)
+
+
+def _insert_header(conn: sqlite3.Connection, file_id: int, info: HeaderInfo) -> None:
+    """The header cards go to their own table: a list never reads them."""
+    cards = json.dumps([_card(card) for card in info.cards], allow_nan=False)
+    conn.execute(
+        "INSERT INTO datafile_headers (datafile_id, header) VALUES (?, ?)", (file_id, cards)
+    )
 
 
 def content_type_of(name: str, file_format: str, compression: str | None) -> str:
