@@ -22,6 +22,7 @@ FIRST_NIGHT = datetime(2024, 3, 1, 20, 0, tzinfo=UTC)
 class Archive:
     conn: Any
     owner_id: int
+    user: Any  # the owner's account, with its keys (tests/conftest.User)
     light: HeaderInfo
     dark: HeaderInfo
     site: dict[str, Any] = field(default_factory=dict)
@@ -61,11 +62,12 @@ def _header(folder: Path, name: str, cards: list[tuple]) -> HeaderInfo:
 
 @pytest.fixture
 def archive(db, tmp_path, make_user) -> Archive:
-    owner_id = make_user("owner").account["owner_id"]
+    user = make_user("owner")
+    owner_id = user.account["owner_id"]
     light = _header(tmp_path, "light.fits", light_frame_cards())
     dark_cards = [c for c in light_frame_cards() if c[0] not in ("IMAGETYP", "OBJECT")]
     dark = _header(tmp_path, "dark.fits", [("IMAGETYP", "Dark Frame"), *dark_cards])
-    made = Archive(db, owner_id, light, dark)
+    made = Archive(db, owner_id, user, light, dark)
     made.site = sites.create(db, owner_id, {"name": "OHP", "time_zone": "Europe/Paris"})
     for name in ("RC8", "FSQ106"):
         made.scopes.append(
