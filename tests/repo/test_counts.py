@@ -4,8 +4,13 @@ migration 6 on a database from before it."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
+import pytest
+
+from arcsec_flask.domain.errors import Conflict
 from arcsec_flask.repo import datafiles, datasets, nightlogs, sites, telescopes
 from arcsec_flask.repo.sqlite import connect
 
@@ -208,3 +213,37 @@ def test_migration_6_on_a_new_database_changes_nothing(app, db):
     MIGRATIONS[3](db)  # migration 4 too, reading the cards where they live now
     after = db.execute("SELECT sql FROM sqlite_master ORDER BY name").fetchall()
     assert [tuple(r) for r in before] == [tuple(r) for r in after]
+
+
+def test_create_many_writes_what_create_writes_and_counts_it(archive):
+    """The bulk path (benchmarks, imports): the same rows, headers and groups as one
+    create per file, the counts right, and a duplicate name writing nothing."""
+    conn, owner = archive.conn, archive.owner_id
+    one, many = archive.dataset("One"), archive.dataset("Many")
+    archive.add(one, 4)
+
+    row = conn.execute("SELECT id, uuid FROM datasets WHERE uuid = ?", (many["uuid"],)).fetchone()
+    made = datafiles.list_(conn, owner, {"dataset": one["uuid"]}, 10)[1]
+    bulk = [
+        (
+            datafiles.StoredFile(f"bulk_{i}.fits", f"{many['uuid']}/b{i}", f["size"], "c"),
+            replace(archive.light, date_obs=datetime.fromisoformat(f["date_obs"])),
+            {"tags": ["x"]},
+        )
+        for i, f in enumerate(made)
+    ]
+    assert datafiles.create_many(conn, owner, dict(row), bulk) == 4
+    assert_counts_right(conn)
+    listed = datafiles.list_(conn, owner, {"dataset": many["uuid"]}, 10)[1]
+    skip = {"id", "pk", "name", "dataset", "storage_path", "tags", "creation_date"}
+    assert [{k: v for k, v in f.items() if k not in skip} for f in listed] == [
+        {k: v for k, v in f.items() if k not in skip} for f in made
+    ]
+    assert datafiles.header(conn, owner, listed[0]["id"]) == datafiles.header(
+        conn, owner, made[0]["id"]
+    )
+    before = counted(conn)
+    with pytest.raises(Conflict):
+        datafiles.create_many(conn, owner, dict(row), bulk[:1] + bulk[:1])
+    assert counted(conn) == before
+    assert datafiles.create_many(conn, owner, dict(row), []) == 0
