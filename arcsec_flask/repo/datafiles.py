@@ -6,6 +6,7 @@ import json
 import math
 import mimetypes
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,16 +33,30 @@ HEADER_FILTERS = {
     "date_obs__gte": "f.date_obs >= ?",
     "date_obs__lte": "f.date_obs <= ?",
 }
+# On datafiles alone (a parent by its uuid), so that a page of ids needs no join.
 FILTERS = {
-    "dataset": "d.uuid = ?",
+    "dataset": "f.dataset_id = (SELECT id FROM datasets WHERE uuid = ?)",
     "name": "f.name = ?",
-    "night_log": "n.uuid = ?",
-    "observation": "o.uuid = ?",
-    "calibration": "c.uuid = ?",
+    "night_log": "f.night_log_id = (SELECT id FROM night_logs WHERE uuid = ?)",
+    "observation": "f.observation_id = (SELECT id FROM observations WHERE uuid = ?)",
+    "calibration": "f.calibration_id = (SELECT id FROM calibrations WHERE uuid = ?)",
     "is_raw": "f.is_raw = ?",
     "header_status": "f.header_status = ?",
     "tags": "EXISTS (SELECT 1 FROM json_each(f.tags) WHERE json_each.value = ?)",
     **HEADER_FILTERS,
+}
+# Counts read from the parents' data_files_count (kept by schema.sql's triggers).
+COUNTS = {
+    "": "SELECT SUM(data_files_count) FROM datasets WHERE owner_id = ?",
+    **{
+        name: f"SELECT data_files_count FROM {table} WHERE owner_id = ? AND uuid = ?"
+        for name, table in (
+            ("dataset", "datasets"),
+            ("night_log", "night_logs"),
+            ("observation", "observations"),
+            ("calibration", "calibrations"),
+        )
+    },
 }
 DUPLICATE = "A file named '{name}' already exists in dataset {dataset}."
 CONTENT_TYPES = {
@@ -123,8 +138,9 @@ QUERY = OwnedQuery(
     alias="f",
     filters=FILTERS,
     dump=_dump,
-    owner="d.owner_id",
+    owner="f.owner_id = ?",
     key="id",
+    counts=COUNTS,
 )
 list_ = QUERY.list_
 get = QUERY.get
@@ -132,8 +148,8 @@ get = QUERY.get
 
 def header(conn: sqlite3.Connection, owner_id: int, file_id: int) -> list[dict[str, Any]]:
     r = conn.execute(
-        "SELECT f.header FROM datafiles f JOIN datasets d ON d.id = f.dataset_id"
-        " WHERE f.id = ? AND d.owner_id = ?",
+        "SELECT h.header FROM datafiles f JOIN datafile_headers h ON h.datafile_id = f.id"
+        " WHERE f.id = ? AND f.owner_id = ?",
         (file_id, owner_id),
     ).fetchone()
     if r is None:
@@ -172,27 +188,11 @@ def create(
     """Insert a stored file's row with what its header says, and derive its night log,
     observation or calibration, in one transaction. The same name in the same dataset is a
     Conflict, whoever came first."""
-    row = {
-        "dataset_id": dataset["id"],
-        "name": stored.name,
-        "storage_path": stored.storage_path,
-        "external_path": stored.external_path,
-        "size": stored.size,
-        "checksum": stored.checksum,
-        "content_type": content_type_of(stored.name, info.format, info.compression),
-        "is_raw": int(fields.get("is_raw", True)),
-        "tags": _tags(fields.get("tags")),
-        "format": info.format,
-        "compression": info.compression,
-        "header": json.dumps([_card(card) for card in info.cards], allow_nan=False),
-        "header_status": _header_status(info, header_error),
-        "header_error": header_error,
-        **header_columns(info),
-        "creation_date": now(),
-    }
+    row = _row(owner_id, dataset, stored, info, fields, header_error)
     try:
         with transaction(conn):
             file_id = insert_row(conn, "datafiles", row)
+            _insert_header(conn, file_id, info)
             night_grouping.refresh_files(conn, [file_id], new=True)
     except sqlite3.IntegrityError as error:
         if "datafiles.dataset_id, datafiles.name" in str(error):
@@ -204,6 +204,83 @@ def create(
             ) from error
         raise
     return get(conn, owner_id, file_id)
+
+
+def _row(
+    owner_id: int,
+    dataset: dict[str, Any],
+    stored: StoredFile,
+    info: HeaderInfo,
+    fields: dict[str, Any],
+    header_error: str | None = None,
+) -> dict[str, Any]:
+    return {
+        "dataset_id": dataset["id"],
+        "owner_id": owner_id,
+        "name": stored.name,
+        "storage_path": stored.storage_path,
+        "external_path": stored.external_path,
+        "size": stored.size,
+        "checksum": stored.checksum,
+        "content_type": content_type_of(stored.name, info.format, info.compression),
+        "is_raw": int(fields.get("is_raw", True)),
+        "tags": _tags(fields.get("tags")),
+        "format": info.format,
+        "compression": info.compression,
+        "header_status": _header_status(info, header_error),
+        "header_error": header_error,
+        **header_columns(info),
+        "creation_date": now(),
+    }
+
+
+def create_many(
+    conn: sqlite3.Connection,
+    owner_id: int,
+    dataset: dict[str, Any],
+    files: Iterable[tuple[StoredFile, HeaderInfo, dict[str, Any]]],
+) -> int:
+    """Insert many stored files' rows at once (rows as `create` writes them, sent with
+    executemany) and derive their night logs, observations and calibrations, all in one
+    transaction; returns how many. A name already in the dataset is a Conflict and
+    nothing is written. For bulk loads (a benchmark's archive, an import)."""
+    rows, headers = [], []
+    for stored, info, fields in files:
+        rows.append(_row(owner_id, dataset, stored, info, fields))
+        cards = json.dumps([_card(card) for card in info.cards], allow_nan=False)
+        headers.append((cards, dataset["id"], stored.name))
+    if not rows:
+        return 0
+    names = list(rows[0])
+    insert = (
+        f"INSERT INTO datafiles ({', '.join(names)}) VALUES ({', '.join(':' + n for n in names)})"
+    )
+    try:
+        with transaction(conn):
+            last = conn.execute("SELECT IFNULL(MAX(id), 0) FROM datafiles").fetchone()[0]
+            conn.executemany(insert, rows)
+            conn.executemany(
+                "INSERT INTO datafile_headers (datafile_id, header)"
+                " SELECT id, ? FROM datafiles WHERE dataset_id = ? AND name = ?",
+                headers,
+            )
+            added = conn.execute(
+                "SELECT id FROM datafiles WHERE id > ? ORDER BY id", (last,)
+            ).fetchall()
+            night_grouping.refresh_files(conn, [r[0] for r in added], new=True)
+    except sqlite3.IntegrityError as error:
+        if "datafiles.dataset_id, datafiles.name" in str(error):
+            raise Conflict(f"A file of these names exists in dataset {dataset['uuid']}.") from error
+        raise
+    return len(rows)
+
+
+def _insert_header(conn: sqlite3.Connection, file_id: int, info: HeaderInfo) -> None:
+    """The header cards go to their own table: a list never reads them."""
+    cards = json.dumps([_card(card) for card in info.cards], allow_nan=False)
+    conn.execute(
+        "INSERT INTO datafile_headers (datafile_id, header) VALUES (?, ?)", (file_id, cards)
+    )
 
 
 def content_type_of(name: str, file_format: str, compression: str | None) -> str:

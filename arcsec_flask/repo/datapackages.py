@@ -17,8 +17,9 @@ from .queries import OwnedQuery
 from .rows import insert_owned, update_row
 from .sqlite import transaction
 
-FILES_OF_PACKAGE = (
-    "FROM datafiles f JOIN datapackage_datasets pd ON pd.dataset_id = f.dataset_id"
+# Summed from the datasets' kept counts (schema.sql's triggers), not from their files.
+DATASETS_OF_PACKAGE = (
+    "FROM datasets d JOIN datapackage_datasets pd ON pd.dataset_id = d.id"
     " WHERE pd.datapackage_id = p.id"
 )
 
@@ -44,8 +45,8 @@ QUERY = OwnedQuery(
         " (SELECT json_group_array(uuid) FROM (SELECT d.uuid FROM datapackage_datasets pd"
         "  JOIN datasets d ON d.id = pd.dataset_id WHERE pd.datapackage_id = p.id"
         "  ORDER BY pd.position)) AS dataset_uuids,"
-        f" (SELECT COUNT(*) {FILES_OF_PACKAGE}) AS files,"
-        f" (SELECT IFNULL(SUM(f.size), 0) {FILES_OF_PACKAGE}) AS bytes"
+        f" (SELECT IFNULL(SUM(d.data_files_count), 0) {DATASETS_OF_PACKAGE}) AS files,"
+        f" (SELECT IFNULL(SUM(d.data_files_size), 0) {DATASETS_OF_PACKAGE}) AS bytes"
     ),
     from_="datapackages p",
     alias="p",
@@ -53,15 +54,21 @@ QUERY = OwnedQuery(
     dump=_dump,
 )
 # Without a key: the public packages of every owner ("p.is_public = 1").
-PUBLIC = replace(QUERY, owner="p.is_public")
+PUBLIC = replace(QUERY, owner="p.is_public = ?")
 
 
 def list_(
-    conn: sqlite3.Connection, owner_id: int | None, filters: dict, limit: int, offset: int
+    conn: sqlite3.Connection,
+    owner_id: int | None,
+    filters: dict,
+    limit: int,
+    offset: int = 0,
+    after: int | None = None,
+    before: int | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
     if owner_id is None:
-        return PUBLIC.list_(conn, 1, filters, limit, offset)
-    return QUERY.list_(conn, owner_id, filters, limit, offset)
+        return PUBLIC.list_(conn, 1, filters, limit, offset, after, before)
+    return QUERY.list_(conn, owner_id, filters, limit, offset, after, before)
 
 
 def get(conn: sqlite3.Connection, owner_id: int | None, uuid: str) -> dict[str, Any]:

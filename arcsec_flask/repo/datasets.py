@@ -13,7 +13,7 @@ from .sqlite import transaction
 
 FILTERS = {
     "name": "d.name = ?",
-    "telescope": "t.uuid = ?",
+    "telescope": "d.telescope_id = (SELECT id FROM telescopes WHERE uuid = ?)",
     "tags": "EXISTS (SELECT 1 FROM json_each(d.tags) WHERE json_each.value = ?)",
 }
 
@@ -26,16 +26,13 @@ def _dump(r: sqlite3.Row) -> dict[str, Any]:
         "description": r["description"],
         "telescope": r["telescope_uuid"],
         "tags": json.loads(r["tags"]),
-        "data_files_count": r["files"],
+        "data_files_count": r["data_files_count"],
         "creation_date": r["creation_date"],
     }
 
 
 QUERY = OwnedQuery(
-    columns=(
-        "d.*, t.uuid AS telescope_uuid,"
-        " (SELECT COUNT(*) FROM datafiles f WHERE f.dataset_id = d.id) AS files"
-    ),
+    columns="d.*, t.uuid AS telescope_uuid",
     from_="datasets d LEFT JOIN telescopes t ON t.id = d.telescope_id",
     alias="d",
     filters=FILTERS,

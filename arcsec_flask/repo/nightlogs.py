@@ -39,7 +39,6 @@ def _uuids(subquery: str) -> str:
 
 NIGHT_COLUMNS = (
     "n.*, t.uuid AS telescope_uuid, n.date || ' ' || t.name AS name,"
-    " (SELECT COUNT(*) FROM datafiles f WHERE f.night_log_id = n.id) AS files,"
     f" {_uuids('SELECT uuid FROM observations WHERE night_log_id = n.id ORDER BY id')} AS obs,"
     f" {_uuids('SELECT uuid FROM calibrations WHERE night_log_id = n.id ORDER BY id')} AS cals"
 )
@@ -55,7 +54,7 @@ def _dump_night(r: sqlite3.Row) -> dict[str, Any]:
         "observations": json.loads(r["obs"]),
         "calibrations": json.loads(r["cals"]),
         "notes": r["notes"],
-        "data_files_count": r["files"],
+        "data_files_count": r["data_files_count"],
         "creation_date": r["creation_date"],
     }
 
@@ -91,15 +90,16 @@ class _NightLogs(_Derived):
             conn.execute("DELETE FROM night_logs WHERE id = ?", (found["id"],))
 
 
-def _group_query(table: str, alias: str, column: str, filters: dict, extra: str) -> OwnedQuery:
+def _group_query(table: str, alias: str, filters: dict, extra: str) -> OwnedQuery:
     return OwnedQuery(
-        columns=(
-            f"{alias}.*, n.uuid AS night_log_uuid,"
-            f" (SELECT COUNT(*) FROM datafiles f WHERE f.{column} = {alias}.id) AS files"
-        ),
+        columns=f"{alias}.*, n.uuid AS night_log_uuid",
         from_=f"{table} {alias} LEFT JOIN night_logs n ON n.id = {alias}.night_log_id",
         alias=alias,
-        filters={"night_log": "n.uuid = ?", "name": f"{alias}.name = ?", **filters},
+        filters={
+            "night_log": f"{alias}.night_log_id = (SELECT id FROM night_logs WHERE uuid = ?)",
+            "name": f"{alias}.name = ?",
+            **filters,
+        },
         dump=lambda r: _dump_group(r, extra),
     )
 
@@ -111,7 +111,7 @@ def _dump_group(r: sqlite3.Row, extra: str) -> dict[str, Any]:
         "name": r["name"],
         extra: r[extra],
         "night_log": r["night_log_uuid"],
-        "data_files_count": r["files"],
+        "data_files_count": r["data_files_count"],
         "creation_date": r["creation_date"],
     }
 
@@ -123,20 +123,22 @@ night_logs = _NightLogs(
         alias="n",
         filters={
             "date": "n.date = ?",
-            "telescope": "t.uuid = ?",
-            "name": "n.date || ' ' || t.name = ?",
+            "telescope": "n.telescope_id = (SELECT id FROM telescopes WHERE uuid = ?)",
+            # The name shown is "<date> <telescope name>" (NIGHT_COLUMNS).
+            "name": (
+                "EXISTS (SELECT 1 FROM telescopes t2 WHERE t2.id = n.telescope_id"
+                " AND n.date || ' ' || t2.name = ?)"
+            ),
         },
         dump=_dump_night,
     ),
     writable=("notes",),
 )
 observations = _Derived(
-    _group_query(
-        "observations", "o", "observation_id", {"target_name": "o.target_name = ?"}, "target_name"
-    ),
+    _group_query("observations", "o", {"target_name": "o.target_name = ?"}, "target_name"),
     writable=("name",),
 )
 calibrations = _Derived(
-    _group_query("calibrations", "c", "calibration_id", {"type": "c.type = ?"}, "type"),
+    _group_query("calibrations", "c", {"type": "c.type = ?"}, "type"),
     writable=("name",),
 )

@@ -59,7 +59,8 @@ def _add_header_fields(conn: sqlite3.Connection) -> None:
             datafiles.add_column(name, kind)
     for statement in _statements(schema_sql()):
         if "INDEX IF NOT EXISTS datafiles_" in statement:
-            conn.execute(statement)
+            # An index on a later migration's column (owner_id, 6) waits for init_schema.
+            _execute_or_defer(conn, statement)
     _rederive_header_fields(conn)
 
 
@@ -94,12 +95,19 @@ def _rederive_header_fields(conn: sqlite3.Connection) -> None:
 
 def _stored_headers(conn: sqlite3.Connection, page: int = 500) -> Iterator[tuple[int, str]]:
     """(datafile id, header JSON) of every stored row, by id, a page at a time (no cursor
-    stays open across the caller's updates). Where the stored cards live is known here only."""
+    stays open across the caller's updates). Where the stored cards live is known here only:
+    in datafiles.header before migration 6, in datafile_headers after it (and on a new
+    database, where migration 4 runs on the newest shape)."""
+    if "header" in sqlite_utils.Database(conn).table("datafiles").columns_dict:
+        sql = "SELECT id, header FROM datafiles WHERE id > ? ORDER BY id LIMIT ?"
+    else:
+        sql = (
+            "SELECT datafile_id, header FROM datafile_headers WHERE datafile_id > ?"
+            " ORDER BY datafile_id LIMIT ?"
+        )
     last = 0
     while True:
-        rows = conn.execute(
-            "SELECT id, header FROM datafiles WHERE id > ? ORDER BY id LIMIT ?", (last, page)
-        ).fetchall()
+        rows = conn.execute(sql, (last, page)).fetchall()
         if not rows:
             return
         yield from ((r[0], r[1]) for r in rows)
@@ -114,12 +122,61 @@ def _add_external_path(conn: sqlite3.Connection) -> None:
         datafiles.add_column("external_path", str)
 
 
+COUNTED = {
+    "datasets": "dataset_id",
+    "night_logs": "night_log_id",
+    "observations": "observation_id",
+    "calibrations": "calibration_id",
+}
+
+
+def _list_at_scale(conn: sqlite3.Connection) -> None:
+    """6: lists whose cost does not grow with the archive. The header JSON leaves the
+    datafiles row for datafile_headers (made by schema.sql); datafiles gains its dataset's
+    owner_id (its index, datafiles_owner, is made by init_schema after the migrations); the
+    parents gain the data_files_count (and datasets data_files_size) that the schema's
+    triggers keep from now on, filled here."""
+    db = sqlite_utils.Database(conn)
+    datafiles = db.table("datafiles")
+    if "owner_id" not in datafiles.columns_dict:
+        # ADD COLUMN refuses REFERENCES with a non-NULL default: the link is by the fill.
+        conn.execute("ALTER TABLE datafiles ADD COLUMN owner_id INTEGER NOT NULL DEFAULT 0")
+        conn.execute(
+            "UPDATE datafiles SET owner_id ="
+            " (SELECT owner_id FROM datasets WHERE datasets.id = datafiles.dataset_id)"
+        )
+    for table, column in COUNTED.items():
+        if "data_files_count" not in db.table(table).columns_dict:
+            db.table(table).add_column("data_files_count", int, not_null_default=0)
+        conn.execute(
+            f"UPDATE {table} SET data_files_count ="
+            f" (SELECT COUNT(*) FROM datafiles f WHERE f.{column} = {table}.id)"
+        )
+    if "data_files_size" not in db.table("datasets").columns_dict:
+        db.table("datasets").add_column("data_files_size", int, not_null_default=0)
+    conn.execute(
+        "UPDATE datasets SET data_files_size ="
+        " (SELECT IFNULL(SUM(f.size), 0) FROM datafiles f WHERE f.dataset_id = datasets.id)"
+    )
+    for replaced in ("dataset", "night_log", "observation", "calibration"):
+        # Superseded by schema.sql's datafiles_<parent>_owner, made after the migrations.
+        conn.execute(f"DROP INDEX IF EXISTS datafiles_{replaced}")
+    # Last: DROP COLUMN checks the schema's triggers, which need the columns above.
+    if "header" in datafiles.columns_dict:
+        conn.execute(
+            "INSERT OR IGNORE INTO datafile_headers (datafile_id, header)"
+            " SELECT id, header FROM datafiles"
+        )
+        conn.execute("ALTER TABLE datafiles DROP COLUMN header")
+
+
 MIGRATIONS: list[Migration] = [
     _add_session_epoch,
     _add_header_status,
     _keyset_listing_placeholder,
     _add_header_fields,
     _add_external_path,
+    _list_at_scale,
 ]
 
 

@@ -47,9 +47,15 @@ def _with_targets(conn: sqlite3.Connection, lists: list[dict[str, Any]]) -> list
 
 
 def list_(
-    conn: sqlite3.Connection, owner_id: int, filters: dict, limit: int, offset: int
+    conn: sqlite3.Connection,
+    owner_id: int,
+    filters: dict,
+    limit: int,
+    offset: int = 0,
+    after: int | None = None,
+    before: int | None = None,
 ) -> tuple[int, list[dict[str, Any]]]:
-    total, page = QUERY.list_(conn, owner_id, filters, limit, offset)
+    total, page = QUERY.list_(conn, owner_id, filters, limit, offset, after, before)
     return total, _with_targets(conn, page)
 
 

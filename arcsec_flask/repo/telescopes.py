@@ -10,7 +10,11 @@ from .queries import OwnedQuery
 from .rows import insert_owned, reference, update_row
 from .sqlite import transaction
 
-FILTERS = {"name": "t.name = ?", "alias": "t.alias = ?", "observing_site": "s.uuid = ?"}
+FILTERS = {
+    "name": "t.name = ?",
+    "alias": "t.alias = ?",
+    "observing_site": "t.observing_site_id = (SELECT id FROM observing_sites WHERE uuid = ?)",
+}
 
 
 def _dump(r: sqlite3.Row) -> dict[str, Any]:

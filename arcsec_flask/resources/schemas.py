@@ -37,6 +37,8 @@ class ListArgs(StrictSchema):
     # Bounded: OFFSET is a 64-bit integer in SQLite, and no archive has a billion pages.
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=1_000_000_000))
     page_size = fields.Integer(load_default=None, validate=validate.Range(min=1, max=1000))
+    # The opaque position the `next`/`previous` links carry (resources/pagination.py).
+    cursor = fields.String(validate=validate.Length(max=64))
     format = fields.String(validate=validate.OneOf(["json", "api"]))  # browse/ reads it
 
 

@@ -21,7 +21,16 @@ from .pagination import paginate
 class OwnedRepo(Protocol):
     """What a repo module offers for an owned kind (the verbs need only their part)."""
 
-    def list_(self, conn: Any, owner_id: int, filters: dict, limit: int, offset: int) -> Any: ...
+    def list_(
+        self,
+        conn: Any,
+        owner_id: int,
+        filters: dict,
+        limit: int,
+        offset: int,
+        after: int | None,
+        before: int | None,
+    ) -> Any: ...
     def get(self, conn: Any, owner_id: int, key: Any) -> dict[str, Any]: ...
 
 
@@ -39,7 +48,13 @@ class OwnedCollection(MethodView):
     repo: ClassVar[Any]
 
     def list_page(self, args: dict[str, Any]) -> dict[str, Any]:
-        return paginate(args, lambda f, n, skip: self.repo.list_(get_db(), g.owner_id, f, n, skip))
+        return paginate(
+            args,
+            lambda f, n, skip, after, before: self.repo.list_(
+                get_db(), g.owner_id, f, n, skip, after, before
+            ),
+            keyset=True,
+        )
 
     def create(self, data: dict[str, Any]) -> dict[str, Any]:
         return self.repo.create(get_db(), g.owner_id, data)

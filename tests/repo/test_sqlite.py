@@ -238,10 +238,10 @@ def test_migration_4_derives_the_header_fields_of_stored_rows(tmp_path):
     assert all(found[-1][k] is None for k in ADDED_COLUMNS)  # no header: nothing derived
     indexes = {r[1] for r in conn.execute("PRAGMA index_list(datafiles)")}
     assert {"datafiles_dataset_frame_type", "datafiles_filter_name"} <= indexes
-    # The old values are left as they were, and the stored cards untouched.
-    assert (
-        conn.execute("SELECT header FROM datafiles WHERE id = 1").fetchone()[0] == rows[0]["header"]
-    )
+    # The old values are left as they were, and the stored cards untouched (moved as they
+    # were to datafile_headers by migration 6).
+    stored = "SELECT header FROM datafile_headers WHERE datafile_id = 1"
+    assert conn.execute(stored).fetchone()[0] == rows[0]["header"]
 
 
 def test_migration_4_on_a_new_database_is_a_no_op(app, db):

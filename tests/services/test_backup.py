@@ -62,19 +62,23 @@ class Folder:
                 (prefix, self.owner, f"night {prefix[:8]}", "2025-01-01T00:00:00"),
             ).lastrowid
             for number, (relative, length, checksum) in enumerate(placed):
-                conn.execute(
-                    "INSERT INTO datafiles (dataset_id, name, storage_path, size, checksum,"
-                    " format, header, creation_date) VALUES (?, ?, ?, ?, ?, 'fits', ?, ?)",
-                    # A header's worth of JSON, so the database has some pages to copy.
+                file_id = conn.execute(
+                    "INSERT INTO datafiles (dataset_id, owner_id, name, storage_path, size,"
+                    " checksum, format, creation_date) VALUES (?, ?, ?, ?, ?, ?, 'fits', ?)",
                     (
                         dataset,
+                        self.owner,
                         f"f{number}.fits",
                         relative,
                         length,
                         checksum,
-                        "[]" + " " * 8000,
                         "2025-01-01T00:00:00",
                     ),
+                ).lastrowid
+                # A header's worth of JSON, so the database has some pages to copy.
+                conn.execute(
+                    "INSERT INTO datafile_headers (datafile_id, header) VALUES (?, ?)",
+                    (file_id, "[]" + " " * 8000),
                 )
         return dataset
 

@@ -150,7 +150,7 @@ def test_migration_5_adds_external_path_to_an_older_database(tmp_path):
         "PRAGMA user_version = 4;"
     )
     create_app({"DATA_DIR": str(tmp_path)})
-    assert conn.execute("PRAGMA user_version").fetchone()[0] == 5
+    assert conn.execute("PRAGMA user_version").fetchone()[0] >= 5  # 6: repo/sqlite.py
     row = conn.execute("SELECT name, external_path FROM datafiles").fetchone()
     assert tuple(row) == ("a.fits", None)
     conn.close()
