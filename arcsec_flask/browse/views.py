@@ -72,6 +72,38 @@ def _datafile(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         "dataset_url": _url("datasets", "Dataset", uuid=data["dataset"]),
         "night_log_url": data["night_log"]
         and _url("nightlogs", "NightLog", uuid=data["night_log"]),
+        "calibrations_url": _calibrations_url(data),
+    }
+
+
+def _calibrations_url(data: dict[str, Any]) -> str | None:
+    """The light's calibration frames (docs/API.md §8a), for a dated, readable light."""
+    light = data["frame_type"] == "light" and data["header_status"] == "read"
+    if not (light and data["date_obs"]):
+        return None
+    return _url("datafiles", "DataFileCalibrations", file_id=data["id"])
+
+
+CALIBRATION_KINDS = (("bias", "Biases"), ("dark", "Darks"), ("flat", "Flats"))
+CALIBRATION_KINDS += (("dark_flat", "Dark flats"),)
+
+
+def _calibrations(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    light = datafiles.get(get_db(), g.owner_id, data["light"])
+    kinds = [
+        {
+            "title": title,
+            "frames": [
+                {**_thumbnail(f), "frame_type": f["frame_type"], "reason": f["match"]["reason"]}
+                for f in data.get(kind) or []
+            ],
+        }
+        for kind, title in CALIBRATION_KINDS
+    ]
+    return "calibrations.html", {
+        "title": f"Calibration frames for {light['name']}",
+        "light_url": file_page(light["id"]),
+        "kinds": kinds,
     }
 
 
@@ -184,6 +216,7 @@ def _datapackage(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 PAGES: dict[str, Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]] = {
     "datafiles.DataFile": _datafile,
+    "datafiles.DataFileCalibrations": _calibrations,
     "nightlogs.NightLog": _night_log,
     "datasets.Dataset": _dataset,
     "datapackages.DataPackage": _datapackage,

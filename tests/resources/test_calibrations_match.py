@@ -4,6 +4,7 @@ on real FITS files uploaded the normal way."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime, timedelta
 
 import pytest
@@ -339,3 +340,51 @@ def test_the_candidates_are_read_through_the_index(db):
         plan = " | ".join(r["detail"] for r in db.execute(sql, params))
         assert "datafiles_calibration_frames (dataset_id=? AND frame_type=? AND date_obs>?" in plan
         assert "SCAN" not in plan, plan
+
+
+BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+
+
+def test_a_lights_page_links_its_calibration_frames_page(night, client, alice):
+    light = night.files["light_60_ha.fits"]
+    url = f"/datafiles/{light['id']}/calibrations/"
+    html = client.get(f"/datafiles/{light['id']}/", headers={**BROWSER, **alice.api}).text
+    assert f'<a href="{url}">matching bias, dark and flat frames</a>' in html
+    dark = night.files["dark_60_m10_a.fits"]
+    dark_page = client.get(f"/datafiles/{dark['id']}/", headers={**BROWSER, **alice.api}).text
+    assert "/calibrations/" not in dark_page  # a calibration frame has none to match
+
+    response = client.get(url, headers={**BROWSER, **alice.api})
+    assert response.status_code == 200 and response.mimetype == "text/html"
+    html = response.text
+    assert "Calibration frames for light_60_ha.fits" in html
+    assert "<h2>Biases (2)</h2>" in html and "<h2>Dark flats (1)</h2>" in html
+    rows = re.findall(r'<tr><td><a href="/datafiles/(\d+)/">([^<]+)</a></td><td>([^<]+)</td>', html)
+    assert [name for _, name, _ in rows] == [
+        "bias_a.fits",
+        "bias_b.fits",
+        "dark_60_m10_a.fits",
+        "dark_60_m10_b.fits",
+        "flat_ha.fits",
+        "flat_ha_later.fits",
+        "darkflat_2.fits",
+    ]
+    assert "exposure 60 s within 1 % of 60 s" in html
+    generic = client.get(url + "?format=api", headers={**BROWSER, **alice.api}).text
+    assert '<pre class="json">' in generic
+
+
+def test_the_page_says_when_nothing_suits(client, alice, tmp_path):
+    archive = Archive(client, alice, tmp_path)
+    dataset = archive.dataset("alone", telescope="RC8")
+    archive.upload(dataset, "light.fits", cards("LIGHT", 0, object="M42"))
+    response = archive.matches("light.fits")
+    assert {k: response.json[k] for k in ("bias", "dark", "flat", "dark_flat")} == {
+        "bias": [],
+        "dark": [],
+        "flat": [],
+        "dark_flat": [],
+    }
+    url = f"/datafiles/{archive.files['light.fits']['id']}/calibrations/"
+    html = client.get(url, headers={**BROWSER, **alice.api}).text
+    assert html.count("None within the window.") == 4
