@@ -153,52 +153,59 @@ def match_calibrations(
 def _best(
     light: Frame, reference: Frame, kind: str, frames: list[Frame], limit: int
 ) -> list[Match]:
-    matches = [m for m in (_match(light, reference, kind, f) for f in frames) if m is not None]
-    by_frame = {f.id: f for f in frames}
+    """The frames that pass the rules, best first; their reasons are written for the
+    chosen `limit` only (thousands may pass)."""
+    passing = [f for f in frames if _passes(light, reference, kind, f)]
 
-    def order(match: Match) -> tuple[bool, float, int]:
-        distance = _seconds(by_frame[match.frame_id], reference)
-        return (not match.master, abs(distance), match.frame_id)
+    def order(frame: Frame) -> tuple[bool, float, int]:
+        return (not frame.is_master, abs(_seconds(frame, reference)), frame.id)
 
-    return sorted(matches, key=order)[:limit]
+    return [_match(light, reference, kind, f) for f in sorted(passing, key=order)[:limit]]
 
 
-def _match(light: Frame, reference: Frame, kind: str, frame: Frame) -> Match | None:
-    """The match of one candidate, or None when a rule excludes it."""
-    if not _same_camera(light, frame) or frame.binning != reference.binning:
-        return None
+def _passes(light: Frame, reference: Frame, kind: str, frame: Frame) -> bool:
+    """Whether the rules of `kind` let the frame calibrate the light (via `reference`: the
+    light, or the flat for a dark-flat)."""
+    if frame.binning != reference.binning or not _same_camera(light, frame):
+        return False
+    if kind == "flat":
+        return _folded(frame.filter_name) == _folded(light.filter_name)
+    if kind in ("dark", "dark_flat"):
+        if _exposure_delta(reference, frame) is None:
+            return False
+        if reference.ccd_temperature is not None:
+            if frame.ccd_temperature is None:
+                return False
+            delta = frame.ccd_temperature - reference.ccd_temperature
+            return abs(delta) <= TEMPERATURE_TOLERANCE + _SLACK
+    return True
+
+
+def _match(light: Frame, reference: Frame, kind: str, frame: Frame) -> Match:
+    """The match of a frame that passes the rules, with its deltas and reason."""
     reasons = [
         f"binning {frame.binning}" if frame.binning else "no binning recorded (nor on the light)"
     ]
     delta_exposure = delta_temperature = None
     if kind in ("dark", "dark_flat"):
         delta_exposure = _exposure_delta(reference, frame)
-        if delta_exposure is None:
-            return None
         reasons.append(
             f"exposure {frame.exposure_time:g} s within 1 % of {reference.exposure_time:g} s"
         )
-        if reference.ccd_temperature is not None:
-            if frame.ccd_temperature is None:
-                return None
+        if reference.ccd_temperature is not None and frame.ccd_temperature is not None:
             delta_temperature = frame.ccd_temperature - reference.ccd_temperature
-            if abs(delta_temperature) > TEMPERATURE_TOLERANCE + _SLACK:
-                return None
             reasons.append(
                 f"temperature {frame.ccd_temperature:g} °C within 2 °C of"
                 f" {reference.ccd_temperature:g} °C"
             )
     if kind == "flat":
-        if _folded(frame.filter_name) != _folded(light.filter_name):
-            return None
         reasons.insert(0, f"filter {frame.filter_name or 'none (as the light)'}")
-    delta_time = _seconds(frame, light)
     reasons.append(_when(frame, reference, "the flat" if kind == "dark_flat" else "the light"))
     return Match(
         frame_id=frame.id,
         kind=kind,
         master=frame.is_master,
-        delta_time=delta_time,
+        delta_time=_seconds(frame, light),
         delta_exposure=delta_exposure,
         delta_temperature=delta_temperature,
         reason=("master, " if frame.is_master else "") + ", ".join(reasons),

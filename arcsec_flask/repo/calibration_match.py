@@ -52,6 +52,15 @@ def scope_of(conn: sqlite3.Connection, owner_id: int, file_id: int) -> dict[str,
     return {**row, "by": by, "value": value}
 
 
+# What the rules read of a candidate (domain/calibration.Frame): the answer's full data
+# files are read afterwards for the chosen few only (`data_files`).
+RULE_COLUMNS = (
+    "f.id, f.frame_type, f.date_obs, f.exposure_time, f.filter_name, f.binning,"
+    " f.ccd_temperature, f.instrument_name"
+)
+SCOPE_FROM = "datafiles f JOIN datasets d ON d.id = f.dataset_id"
+
+
 def candidates(
     conn: sqlite3.Connection,
     owner_id: int,
@@ -61,7 +70,7 @@ def candidates(
     end: datetime,
 ) -> list[dict[str, Any]]:
     """The owner's readable frames of `frame_types` in the scope, observed from `start` to
-    `end` (bounds included), as data file dicts, in id order."""
+    `end` (bounds included), in id order: what the rules read of each (RULE_COLUMNS)."""
     params = {
         **{key: scope[key] for key in ("telescope_id", "telescope_name", "instrument_name")},
         "dataset_id": scope["dataset_id"],
@@ -70,17 +79,32 @@ def candidates(
         "start": iso_utc(start),
         "end": iso_utc(end),
     }
-    query = candidates_sql(scope["by"], len(frame_types), datafiles.QUERY.columns)
-    return [datafiles.QUERY.dump(r) for r in conn.execute(query, params)]
+    query = candidates_sql(scope["by"], len(frame_types))
+    return [dict(r) for r in conn.execute(query, params)]
 
 
-def candidates_sql(scope_by: str, type_count: int, columns: str = "f.id") -> str:
+def candidates_sql(scope_by: str, type_count: int) -> str:
     """The candidates' query in a scope, its frame types bound as :type0, :type1..."""
     types = ", ".join(f":type{i}" for i in range(type_count))
     return (
-        f"SELECT {columns} FROM {datafiles.QUERY.from_}"
+        f"SELECT {RULE_COLUMNS} FROM {SCOPE_FROM}"
         f" WHERE d.owner_id = :owner_id AND {SCOPES[scope_by]}"
         f" AND f.frame_type <> 'light' AND f.frame_type IN ({types})"
         " AND f.date_obs BETWEEN :start AND :end"
         " AND f.header_status = 'read' ORDER BY f.id"
     )
+
+
+def data_files(
+    conn: sqlite3.Connection, owner_id: int, ids: list[int]
+) -> dict[int, dict[str, Any]]:
+    """The owner's data files of these ids, as the API shows them, by id."""
+    if not ids:
+        return {}
+    marks = ", ".join("?" for _ in ids)
+    query = datafiles.QUERY
+    found = conn.execute(
+        f"SELECT {query.columns} FROM {query.from_} WHERE f.id IN ({marks}) AND d.owner_id = ?",
+        [*ids, owner_id],
+    )
+    return {r["id"]: query.dump(r) for r in found}

@@ -29,9 +29,10 @@ def calibrations_for(
         light.date_obs - window,
         light.date_obs + window,
     )
-    by_id = {row["id"]: row for row in rows}
     frames = [calibration.Frame.from_row(row) for row in rows]
     chosen = calibration.match_calibrations(light, frames, window, limit)
+    ids = sorted({m.frame_id for matches in chosen.values() for m in matches})
+    by_id = calibration_match.data_files(conn, owner_id, ids)
     return {
         "light": file_id,
         "window_days": window_days,
