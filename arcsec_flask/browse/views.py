@@ -84,6 +84,22 @@ def _calibrations_url(data: dict[str, Any]) -> str | None:
     return _url("datafiles", "DataFileCalibrations", file_id=data["id"])
 
 
+def _calibration_links(lights: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Per frame group of an observation (filter, exposure, binning), a link to the
+    calibration frames of its first light, which stand for the group's (its other lights
+    were taken at other times, perhaps a little warmer or colder)."""
+    links: dict[tuple, tuple[str, str]] = {}
+    for f in lights:
+        url = _calibrations_url(f)
+        group = (f["filter_name"], f["exposure_time"], f["binning"])
+        if url is None or group in links:
+            continue
+        exposure = f"{f['exposure_time']:g} s" if f["exposure_time"] is not None else "no exposure"
+        label = f"{f['filter_name'] or 'no filter'}, {exposure}, {f['binning'] or 'binning ?'}"
+        links[group] = (label, url)
+    return list(links.values())
+
+
 CALIBRATION_KINDS = (("bias", "Biases"), ("dark", "Darks"), ("flat", "Flats"))
 CALIBRATION_KINDS += (("dark_flat", "Dark flats"),)
 
@@ -157,6 +173,9 @@ def _night_log(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
                     "thumbnails": thumbs,
                     "all_url": _list_url("datafiles", "DataFiles", **{key: group["uuid"]}),
                     "page": _url(f"{key}s", key.title(), uuid=group["uuid"]),
+                    "calibration_links": _calibration_links(members)
+                    if kind == "Observation"
+                    else [],
                 }
             )
     return "nightlog.html", {

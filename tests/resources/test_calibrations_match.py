@@ -388,3 +388,28 @@ def test_the_page_says_when_nothing_suits(client, alice, tmp_path):
     url = f"/datafiles/{archive.files['light.fits']['id']}/calibrations/"
     html = client.get(url, headers={**BROWSER, **alice.api}).text
     assert html.count("None within the window.") == 4
+
+
+def test_the_night_log_page_links_each_frame_groups_calibrations(client, alice, tmp_path):
+    archive = Archive(client, alice, tmp_path)
+    site = archive.post("/observingsites/", {"name": "OHP", "time_zone": "Europe/Paris"})
+    scope = archive.post("/telescopes/", {"name": "RC8", "observing_site": site["uuid"]})
+    dataset = archive.post("/datasets/", {"name": "run", "telescope": scope["uuid"]})
+    for name, hours, values in [
+        ("ha_300_1.fits", 0.0, {"filter": "Ha", "exposure": 300.0}),
+        ("ha_300_2.fits", 0.1, {"filter": "Ha", "exposure": 300.0}),
+        ("oiii_60.fits", 0.2, {"filter": "OIII", "exposure": 60.0}),
+        ("ha_300_bin2.fits", 0.3, {"filter": "Ha", "exposure": 300.0, "binning": 2}),
+    ]:
+        archive.upload(dataset, name, cards("LIGHT", hours, object="M31", **values))
+    archive.upload(dataset, "bias.fits", cards("BIAS", 1.0, exposure=0.0))
+    (log,) = client.get("/nightlogs/", headers=alice.api).json["results"]
+    html = client.get(f"/nightlogs/{log['uuid']}/", headers={**BROWSER, **alice.api}).text
+    (line,) = re.findall(r'<p class="calibration-links">(.*?)</p>', html, re.S)
+    links = re.findall(r'<a href="/datafiles/(\d+)/calibrations/">([^<]+)</a>', line)
+    ids = {name: f["id"] for name, f in archive.files.items()}
+    assert links == [
+        (str(ids["ha_300_1.fits"]), "Ha, 300 s, 1x1"),
+        (str(ids["oiii_60.fits"]), "OIII, 60 s, 1x1"),
+        (str(ids["ha_300_bin2.fits"]), "Ha, 300 s, 2x2"),
+    ]
