@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from .errors import Invalid
@@ -120,6 +120,21 @@ def check_light(row: Mapping[str, Any]) -> Frame:
             " frames are matched within a time window around it."
         )
     return Frame.from_row(row)
+
+
+def window_bounds(instant: datetime, window: timedelta) -> tuple[datetime, datetime]:
+    """The window either side of `instant`, kept within the years datetime can hold (a
+    header may well say year 1 or 9999)."""
+    earliest, latest = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+    try:
+        start = instant - window
+    except OverflowError:
+        start = earliest
+    try:
+        end = instant + window
+    except OverflowError:
+        end = latest
+    return start, end
 
 
 def match_calibrations(

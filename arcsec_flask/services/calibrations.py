@@ -21,13 +21,9 @@ def calibrations_for(
     assert light.date_obs is not None  # check_light makes sure
     window = timedelta(days=window_days)
     scope = calibration_match.scope_of(conn, owner_id, file_id)
+    start, end = calibration.window_bounds(light.date_obs, window)
     rows = calibration_match.candidates(
-        conn,
-        owner_id,
-        scope,
-        calibration.CANDIDATE_FRAME_TYPES,
-        light.date_obs - window,
-        light.date_obs + window,
+        conn, owner_id, scope, calibration.CANDIDATE_FRAME_TYPES, start, end
     )
     frames = [calibration.Frame.from_row(row) for row in rows]
     chosen = calibration.match_calibrations(light, frames, window, limit)

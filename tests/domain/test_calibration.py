@@ -14,6 +14,7 @@ from arcsec_flask.domain.calibration import (
     Frame,
     check_light,
     match_calibrations,
+    window_bounds,
 )
 from arcsec_flask.domain.errors import Invalid
 
@@ -315,3 +316,12 @@ def test_the_order_of_the_rows_never_matters(candidates, shuffler, limit):
     shuffler.shuffle(shuffled)
     assert chosen(shuffled, limit=limit) == chosen(candidates, limit=limit)
     assert all(len(ids) <= limit for ids in chosen(candidates, limit=limit).values())
+
+
+def test_the_window_stays_within_the_years_datetime_holds():
+    day = timedelta(days=30)
+    assert window_bounds(NIGHT, day) == (NIGHT - day, NIGHT + day)
+    early = datetime(1, 1, 10, tzinfo=UTC)
+    assert window_bounds(early, day) == (datetime.min.replace(tzinfo=UTC), early + day)
+    late = datetime(9999, 12, 25, tzinfo=UTC)
+    assert window_bounds(late, day) == (late - day, datetime.max.replace(tzinfo=UTC))

@@ -413,3 +413,12 @@ def test_the_night_log_page_links_each_frame_groups_calibrations(client, alice, 
         (str(ids["oiii_60.fits"]), "OIII, 60 s, 1x1"),
         (str(ids["ha_300_bin2.fits"]), "Ha, 300 s, 2x2"),
     ]
+
+
+@pytest.mark.parametrize("when", ["0001-01-10T00:00:00", "9999-12-25T00:00:00"])
+def test_a_light_at_the_ends_of_time_is_matched_not_a_500(client, alice, tmp_path, when):
+    archive = Archive(client, alice, tmp_path)
+    dataset = archive.dataset("odd", telescope="RC8")
+    archive.upload(dataset, "light.fits", {**cards("LIGHT", 0, object="M42"), "DATE-OBS": when})
+    archive.upload(dataset, "bias.fits", {**cards("BIAS", 0, exposure=0.0), "DATE-OBS": when})
+    assert archive.names("light.fits")["bias"] == ["bias.fits"]
