@@ -54,11 +54,10 @@ class Frame:
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Frame:
         """From a data file dict as the repo returns it (date_obs as ISO 8601 UTC text)."""
-        date_obs = row.get("date_obs")
         return cls(
             id=row["id"],
             frame_type=row.get("frame_type"),
-            date_obs=datetime.fromisoformat(date_obs) if date_obs else None,
+            date_obs=_instant(row.get("date_obs")),
             exposure_time=row.get("exposure_time"),
             filter_name=row.get("filter_name"),
             binning=row.get("binning"),
@@ -114,12 +113,22 @@ def check_light(row: Mapping[str, Any]) -> Frame:
             f"Data file {row['id']} is a {row.get('frame_type')} frame, not a light:"
             " calibration frames are matched to light frames only."
         )
-    if not row.get("date_obs"):
+    light = Frame.from_row(row)
+    if light.date_obs is None:
         raise Invalid(
             f"Data file {row['id']} has no observation time in its header: calibration"
             " frames are matched within a time window around it."
         )
-    return Frame.from_row(row)
+    return light
+
+
+def _instant(text: str | None) -> datetime | None:
+    """A stored date_obs; None for none, or for text an older version wrote for a year
+    below 1000 ("1-01-10T..."), which is no ISO 8601."""
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def window_bounds(instant: datetime, window: timedelta) -> tuple[datetime, datetime]:

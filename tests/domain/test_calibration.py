@@ -240,6 +240,7 @@ def row(**values):
         ({"header_status": "unreadable", "frame_type": None}, "header could not be read"),
         ({"header_status": "none", "frame_type": None}, "not a FITS or XISF file"),
         ({"date_obs": None}, "no observation time"),
+        ({"date_obs": "1-01-10T00:00:00.000000Z"}, "no observation time"),  # old text
     ],
 )
 def test_what_is_not_a_light_to_match(values, words):
