@@ -5,7 +5,8 @@ chooses among them).
 The light's telescope is its dataset's registered telescope; for a dataset without one,
 the telescope its header names, else the camera its header names, else its own dataset.
 Each scope is served by the index datafiles_calibration_frames (dataset, frame type,
-observation time), reached through the owner's datasets.
+observation time), reached through the owner's datasets. The candidates are read by the
+columns the rules need only; the full data files of the chosen few, by `data_files`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from ..domain.errors import NotFound
 from ..domain.ids import iso_utc
 from . import datafiles
 
-# How the candidates' datasets are chosen, per scope (docs/API.md, datafile calibrations).
+# How the candidates' datasets are chosen, per scope (docs/API.md §8a).
 SCOPES = {
     "telescope": "d.telescope_id = :telescope_id",
     "telescope_name": "f.telescope_name = :telescope_name",
