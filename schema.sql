@@ -204,8 +204,7 @@ CREATE INDEX IF NOT EXISTS datafiles_dataset_owner ON datafiles(dataset_id, owne
 CREATE INDEX IF NOT EXISTS datafiles_night_log_owner ON datafiles(night_log_id, owner_id);
 CREATE INDEX IF NOT EXISTS datafiles_observation_owner ON datafiles(observation_id, owner_id);
 CREATE INDEX IF NOT EXISTS datafiles_calibration_owner ON datafiles(calibration_id, owner_id);
--- An observer's filters (a dataset's darks, its Ha flats) and the calibration frames of
--- a telescope's datasets (repo/calibration_matches.py); and a filter across datasets.
+-- An observer's filters (a dataset's darks, its Ha flats); and a filter across datasets.
 -- On a database older than these columns, init_schema creates them after migration 4.
 CREATE INDEX IF NOT EXISTS datafiles_dataset_frame_type
     ON datafiles(dataset_id, frame_type, filter_name);
@@ -277,6 +276,12 @@ BEGIN
     UPDATE calibrations SET data_files_count = data_files_count + 1
         WHERE id = NEW.calibration_id AND OLD.calibration_id IS NOT NEW.calibration_id;
 END;
+
+-- The calibration frames around a light (repo/calibration_match.py): per dataset of the
+-- telescope, per frame type, the time window as a range. Lights, most of the rows, are
+-- left out (the query repeats the condition, so that SQLite may use the index).
+CREATE INDEX IF NOT EXISTS datafiles_calibration_frames
+    ON datafiles(dataset_id, frame_type, date_obs) WHERE frame_type <> 'light';
 
 -- A data package: datasets handed over together, downloaded as one streamed zip.
 CREATE TABLE IF NOT EXISTS datapackages (

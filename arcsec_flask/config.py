@@ -39,6 +39,8 @@ DEFAULTS: dict[str, Any] = {
     # How long a presigned download URL stays valid; 0: no redirect, the app streams the
     # object itself (Range supported).
     "S3_PRESIGN_SECONDS": 300,
+    # Calibration frames are matched to a light within this many days either side of it.
+    "CALIBRATION_WINDOW_DAYS": 30,
 }
 
 
@@ -67,6 +69,8 @@ def load(mapping: Mapping[str, Any] | None, environ: Mapping[str, str]) -> dict[
     # Flask refuses (400) a request whose Host is not one of these, before any URL is built.
     settings["TRUSTED_HOSTS"] = settings["ALLOWED_HOSTS"] or None
     _check_storage(settings)
+    if not 1 <= int(settings["CALIBRATION_WINDOW_DAYS"]) <= 36500:
+        raise ValueError("ARCSEC_CALIBRATION_WINDOW_DAYS must be from 1 to 36500 (days).")
     return settings
 
 

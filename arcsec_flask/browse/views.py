@@ -72,6 +72,54 @@ def _datafile(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         "dataset_url": _url("datasets", "Dataset", uuid=data["dataset"]),
         "night_log_url": data["night_log"]
         and _url("nightlogs", "NightLog", uuid=data["night_log"]),
+        "calibrations_url": _calibrations_url(data),
+    }
+
+
+def _calibrations_url(data: dict[str, Any]) -> str | None:
+    """The light's calibration frames (docs/API.md §8a), for a dated, readable light."""
+    light = data["frame_type"] == "light" and data["header_status"] == "read"
+    if not (light and data["date_obs"]):
+        return None
+    return _url("datafiles", "DataFileCalibrations", file_id=data["id"])
+
+
+def _calibration_links(lights: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """Per frame group of an observation (filter, exposure, binning), a link to the
+    calibration frames of its first light, which stand for the group's (its other lights
+    were taken at other times, perhaps a little warmer or colder)."""
+    links: dict[tuple, tuple[str, str]] = {}
+    for f in lights:
+        url = _calibrations_url(f)
+        group = (f["filter_name"], f["exposure_time"], f["binning"])
+        if url is None or group in links:
+            continue
+        exposure = f"{f['exposure_time']:g} s" if f["exposure_time"] is not None else "no exposure"
+        label = f"{f['filter_name'] or 'no filter'}, {exposure}, {f['binning'] or 'binning ?'}"
+        links[group] = (label, url)
+    return list(links.values())
+
+
+CALIBRATION_KINDS = (("bias", "Biases"), ("dark", "Darks"), ("flat", "Flats"))
+CALIBRATION_KINDS += (("dark_flat", "Dark flats"),)
+
+
+def _calibrations(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    light = datafiles.get(get_db(), g.owner_id, data["light"])
+    kinds = [
+        {
+            "title": title,
+            "frames": [
+                {**_thumbnail(f), "frame_type": f["frame_type"], "reason": f["match"]["reason"]}
+                for f in data.get(kind) or []
+            ],
+        }
+        for kind, title in CALIBRATION_KINDS
+    ]
+    return "calibrations.html", {
+        "title": f"Calibration frames for {light['name']}",
+        "light_url": file_page(light["id"]),
+        "kinds": kinds,
     }
 
 
@@ -125,6 +173,9 @@ def _night_log(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
                     "thumbnails": thumbs,
                     "all_url": _list_url("datafiles", "DataFiles", **{key: group["uuid"]}),
                     "page": _url(f"{key}s", key.title(), uuid=group["uuid"]),
+                    "calibration_links": _calibration_links(members)
+                    if kind == "Observation"
+                    else [],
                 }
             )
     return "nightlog.html", {
@@ -184,6 +235,7 @@ def _datapackage(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 
 PAGES: dict[str, Callable[[dict[str, Any]], tuple[str, dict[str, Any]]]] = {
     "datafiles.DataFile": _datafile,
+    "datafiles.DataFileCalibrations": _calibrations,
     "nightlogs.NightLog": _night_log,
     "datasets.Dataset": _dataset,
     "datapackages.DataPackage": _datapackage,

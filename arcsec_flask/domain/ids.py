@@ -12,8 +12,9 @@ def now() -> str:
 
 
 def iso_utc(instant: datetime) -> str:
-    """An aware datetime as ISO 8601 UTC with microseconds and a Z."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """An aware datetime as ISO 8601 UTC with microseconds and a Z (four-digit years: a
+    header may say year 1, which strftime's %Y writes as "1")."""
+    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def new_uuid() -> str:

@@ -9,13 +9,13 @@ from urllib.parse import quote
 from flask import current_app, g, redirect, request, send_file, url_for
 from flask.views import MethodView
 from flask_smorest.fields import Upload
-from marshmallow import ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate
 
 from ..domain.errors import NotFound
 from ..domain.ids import iso_utc
 from ..headers.model import FRAME_TYPES
 from ..repo import datafiles
-from ..services import previews, uploads
+from ..services import calibrations, previews, uploads
 from ..web.db import get_db
 from ..web.downloads import MISSING, send_object
 from ..web.storage import get_backend
@@ -225,6 +225,51 @@ class DataFilePreview(MethodView):
         found = datafiles.get(get_db(), g.owner_id, file_id_or_404(file_id))
         data_dir = current_app.config["DATA_DIR"]
         return _send_preview(previews.preview_of(data_dir, get_backend(), found))
+
+
+class MatchSchema(Schema):
+    """Why a calibration frame suits the light (domain/calibration.Match)."""
+
+    kind = fields.String()
+    master = fields.Boolean()
+    delta_time = fields.Float(
+        metadata={"description": "Seconds, this frame's time minus the light's."}
+    )
+    delta_exposure = fields.Float(allow_none=True)
+    delta_temperature = fields.Float(allow_none=True)
+    reason = fields.String()
+    for_flat = fields.Integer(metadata={"description": "dark_flat only: the flat matched to."})
+
+
+class MatchedDataFileSchema(DataFileSchema):
+    match = fields.Nested(MatchSchema, dump_only=True)
+
+
+def _matched() -> fields.List:
+    return fields.List(fields.Nested(MatchedDataFileSchema))
+
+
+class CalibrationMatchesSchema(Schema):
+    light = fields.Integer()
+    window_days = fields.Integer()
+    scope = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True))
+    bias, dark, flat, dark_flat = _matched(), _matched(), _matched(), _matched()
+
+
+class CalibrationMatchArgs(StrictSchema):
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    format = fields.String(validate=validate.OneOf(["json", "api"]))  # browse/ reads it
+
+
+@blp.route("/<file_id>/calibrations/")
+class DataFileCalibrations(MethodView):
+    @blp.arguments(CalibrationMatchArgs, location="query")
+    @blp.response(200, CalibrationMatchesSchema)
+    def get(self, args, file_id):
+        """The bias, dark, flat and dark-flat frames that suit a light frame, best first."""
+        window = current_app.config["CALIBRATION_WINDOW_DAYS"]
+        found = file_id_or_404(file_id)
+        return calibrations.calibrations_for(get_db(), g.owner_id, found, window, args["limit"])
 
 
 def _send_preview(preview: previews.Preview):

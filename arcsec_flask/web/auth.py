@@ -49,6 +49,8 @@ ACCESS: dict[str, dict[str, Rule]] = {
     "datafiles.DataFileContent": {"GET": FULL_READ},
     # A preview shows the pixels: who may download the file (not the upload key) may see it.
     "datafiles.DataFilePreview": {"GET": FULL_READ},
+    # As the preview: the frames that calibrate a light, for who may download them.
+    "datafiles.DataFileCalibrations": {"GET": FULL_READ},
     # Public packages are listed, read and downloaded without a key (docs/API.md §6).
     "datapackages": {**CRUD_MEMBER, "GET": Rule(upload_key=True, role="visitor", anonymous=True)},
     "datapackages.DataPackageArchive": {

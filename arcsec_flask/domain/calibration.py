@@ -1,0 +1,278 @@
+"""Which calibration frames suit a light frame, and why (docs/API.md, datafile calibrations).
+
+Pure rules over the values read from headers: rows in, choices out. Per kind:
+
+* bias: same binning;
+* dark: same binning, exposure within 1 % of the light's, CCD temperature within 2 °C of
+  the light's (when the light records one);
+* flat: same filter and binning;
+* dark-flat: matched to the best flat, as a dark is to a light (binning, exposure within
+  1 %, temperature within 2 °C of the flat's).
+
+Every kind also needs the same camera when both frames name it, and an observation time
+within the window around the light. A master (`master-dark`...) comes before single
+frames; then the closest in time (to the light; to the flat for dark-flats); then the
+lower id, so that the order never depends on the order rows were read in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from .errors import Invalid
+
+# The answer's keys, and the frame types (master first) each is chosen from.
+KINDS: dict[str, tuple[str, str]] = {
+    "bias": ("master-bias", "bias"),
+    "dark": ("master-dark", "dark"),
+    "flat": ("master-flat", "flat"),
+    "dark_flat": ("master-dark-flat", "dark-flat"),
+}
+CANDIDATE_FRAME_TYPES: tuple[str, ...] = tuple(t for types in KINDS.values() for t in types)
+EXPOSURE_TOLERANCE = 0.01  # relative: within 1 % of the reference's exposure
+TEMPERATURE_TOLERANCE = 2.0  # degrees Celsius
+# Exposures and temperatures come as decimals: 303 s is within 1 % of 300 s, exactly.
+_SLACK = 1e-9
+
+
+@dataclass(frozen=True)
+class Frame:
+    """What the rules need of one data file's row."""
+
+    id: int
+    frame_type: str | None
+    date_obs: datetime | None
+    exposure_time: float | None = None
+    filter_name: str | None = None
+    binning: str | None = None
+    ccd_temperature: float | None = None
+    instrument_name: str | None = None
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, Any]) -> Frame:
+        """From a data file dict as the repo returns it (date_obs as ISO 8601 UTC text)."""
+        return cls(
+            id=row["id"],
+            frame_type=row.get("frame_type"),
+            date_obs=_instant(row.get("date_obs")),
+            exposure_time=row.get("exposure_time"),
+            filter_name=row.get("filter_name"),
+            binning=row.get("binning"),
+            ccd_temperature=row.get("ccd_temperature"),
+            instrument_name=row.get("instrument_name"),
+        )
+
+    @property
+    def is_master(self) -> bool:
+        return bool(self.frame_type and self.frame_type.startswith("master-"))
+
+
+@dataclass(frozen=True)
+class Match:
+    """One chosen frame: how far it is from the light (and from its reference frame: the
+    light, or the flat for a dark-flat), and the reason it was chosen, in words."""
+
+    frame_id: int
+    kind: str
+    master: bool
+    delta_time: float  # seconds, the frame's time minus the light's
+    delta_exposure: float | None  # seconds, the frame's minus the reference's
+    delta_temperature: float | None  # degrees Celsius, the frame's minus the reference's
+    reason: str
+    for_flat: int | None = None  # the flat a dark-flat was matched to
+
+    def details(self) -> dict[str, Any]:
+        shown: dict[str, Any] = {
+            "kind": self.kind,
+            "master": self.master,
+            "delta_time": self.delta_time,
+            "delta_exposure": self.delta_exposure,
+            "delta_temperature": self.delta_temperature,
+            "reason": self.reason,
+        }
+        if self.kind == "dark_flat":
+            shown["for_flat"] = self.for_flat
+        return shown
+
+
+def check_light(row: Mapping[str, Any]) -> Frame:
+    """The light frame calibrations are matched to, or Invalid saying why this file is not
+    one (a calibration frame, a file whose header could not be read, no observation time)."""
+    if row.get("header_status") == "unreadable":
+        raise Invalid(
+            f"Data file {row['id']}'s header could not be read: it has no values to match"
+            " calibration frames on."
+        )
+    if row.get("header_status") == "none":
+        raise Invalid(f"Data file {row['id']} is not a FITS or XISF file: it has no header.")
+    if row.get("frame_type") != "light":
+        raise Invalid(
+            f"Data file {row['id']} is a {row.get('frame_type')} frame, not a light:"
+            " calibration frames are matched to light frames only."
+        )
+    light = Frame.from_row(row)
+    if light.date_obs is None:
+        raise Invalid(
+            f"Data file {row['id']} has no observation time in its header: calibration"
+            " frames are matched within a time window around it."
+        )
+    return light
+
+
+def _instant(text: str | None) -> datetime | None:
+    """A stored date_obs; None for none, or for text an older version wrote for a year
+    below 1000 ("1-01-10T..."), which is no ISO 8601."""
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def window_bounds(instant: datetime, window: timedelta) -> tuple[datetime, datetime]:
+    """The window either side of `instant`, kept within the years datetime can hold (a
+    header may well say year 1 or 9999)."""
+    earliest, latest = datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)
+    try:
+        start = instant - window
+    except OverflowError:
+        start = earliest
+    try:
+        end = instant + window
+    except OverflowError:
+        end = latest
+    return start, end
+
+
+def match_calibrations(
+    light: Frame, candidates: Iterable[Frame], window: timedelta, limit: int
+) -> dict[str, list[Match]]:
+    """The frames that suit `light`, per kind (KINDS), best first, at most `limit` each."""
+    if light.date_obs is None:
+        raise ValueError("the light frame has no observation time")
+    pool = [c for c in candidates if c.id != light.id and _in_window(light, c, window)]
+    by_type: dict[str, list[Frame]] = {}
+    for frame in pool:
+        by_type.setdefault(frame.frame_type or "", []).append(frame)
+
+    def of_kind(kind: str) -> list[Frame]:
+        return [f for t in KINDS[kind] for f in by_type.get(t, [])]
+
+    chosen = {
+        "bias": _best(light, light, "bias", of_kind("bias"), limit),
+        "dark": _best(light, light, "dark", of_kind("dark"), limit),
+        "flat": _best(light, light, "flat", of_kind("flat"), limit),
+    }
+    flats = {f.id: f for f in of_kind("flat")}
+    best_flat = flats[chosen["flat"][0].frame_id] if chosen["flat"] else None
+    dark_flats = of_kind("dark_flat")
+    chosen["dark_flat"] = (
+        _best(light, best_flat, "dark_flat", dark_flats, limit) if best_flat else []
+    )
+    return chosen
+
+
+def _best(
+    light: Frame, reference: Frame, kind: str, frames: list[Frame], limit: int
+) -> list[Match]:
+    """The frames that pass the rules, best first; their reasons are written for the
+    chosen `limit` only (thousands may pass)."""
+    passing = [f for f in frames if _passes(light, reference, kind, f)]
+
+    def order(frame: Frame) -> tuple[bool, float, int]:
+        return (not frame.is_master, abs(_seconds(frame, reference)), frame.id)
+
+    return [_match(light, reference, kind, f) for f in sorted(passing, key=order)[:limit]]
+
+
+def _passes(light: Frame, reference: Frame, kind: str, frame: Frame) -> bool:
+    """Whether the rules of `kind` let the frame calibrate the light (via `reference`: the
+    light, or the flat for a dark-flat)."""
+    if frame.binning != reference.binning or not _same_camera(light, frame):
+        return False
+    if kind == "flat":
+        return _folded(frame.filter_name) == _folded(light.filter_name)
+    if kind in ("dark", "dark_flat"):
+        if _exposure_delta(reference, frame) is None:
+            return False
+        if reference.ccd_temperature is not None:
+            if frame.ccd_temperature is None:
+                return False
+            delta = frame.ccd_temperature - reference.ccd_temperature
+            return abs(delta) <= TEMPERATURE_TOLERANCE + _SLACK
+    return True
+
+
+def _match(light: Frame, reference: Frame, kind: str, frame: Frame) -> Match:
+    """The match of a frame that passes the rules, with its deltas and reason."""
+    reasons = [
+        f"binning {frame.binning}" if frame.binning else "no binning recorded (nor on the light)"
+    ]
+    delta_exposure = delta_temperature = None
+    if kind in ("dark", "dark_flat"):
+        delta_exposure = _exposure_delta(reference, frame)
+        reasons.append(
+            f"exposure {frame.exposure_time:g} s within 1 % of {reference.exposure_time:g} s"
+        )
+        if reference.ccd_temperature is not None and frame.ccd_temperature is not None:
+            delta_temperature = frame.ccd_temperature - reference.ccd_temperature
+            reasons.append(
+                f"temperature {frame.ccd_temperature:g} °C within 2 °C of"
+                f" {reference.ccd_temperature:g} °C"
+            )
+    if kind == "flat":
+        reasons.insert(0, f"filter {frame.filter_name or 'none (as the light)'}")
+    reasons.append(_when(frame, reference, "the flat" if kind == "dark_flat" else "the light"))
+    return Match(
+        frame_id=frame.id,
+        kind=kind,
+        master=frame.is_master,
+        delta_time=_seconds(frame, light),
+        delta_exposure=delta_exposure,
+        delta_temperature=delta_temperature,
+        reason=("master, " if frame.is_master else "") + ", ".join(reasons),
+        for_flat=reference.id if kind == "dark_flat" else None,
+    )
+
+
+def _exposure_delta(reference: Frame, frame: Frame) -> float | None:
+    """The exposure difference when within the tolerance, else None (unknown counts as out)."""
+    if reference.exposure_time is None or frame.exposure_time is None:
+        return None
+    delta = frame.exposure_time - reference.exposure_time
+    bound = EXPOSURE_TOLERANCE * abs(reference.exposure_time)
+    return delta if abs(delta) <= bound * (1 + _SLACK) + _SLACK else None
+
+
+def _same_camera(light: Frame, frame: Frame) -> bool:
+    """Different cameras named on both frames never match; an unnamed camera may."""
+    if light.instrument_name and frame.instrument_name:
+        return _folded(light.instrument_name) == _folded(frame.instrument_name)
+    return True
+
+
+def _folded(text: str | None) -> str:
+    return " ".join((text or "").split()).casefold()
+
+
+def _in_window(light: Frame, frame: Frame, window: timedelta) -> bool:
+    return frame.date_obs is not None and abs(_seconds(frame, light)) <= window.total_seconds()
+
+
+def _seconds(frame: Frame, reference: Frame) -> float:
+    assert frame.date_obs is not None and reference.date_obs is not None
+    return (frame.date_obs - reference.date_obs).total_seconds()
+
+
+def _when(frame: Frame, reference: Frame, name: str) -> str:
+    seconds = _seconds(frame, reference)
+    size = abs(seconds)
+    if size < 3600:
+        amount = f"{size / 60:.0f} min"
+    elif size < 2 * 86400:
+        amount = f"{size / 3600:.1f} h"
+    else:
+        amount = f"{size / 86400:.1f} days"
+    return f"{amount} {'before' if seconds < 0 else 'after'} {name}"

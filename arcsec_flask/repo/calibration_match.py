@@ -1,0 +1,111 @@
+"""The calibration frames that may suit a light frame: the owner's frames of the calibration
+frame types, from the light's telescope, within a time window (domain/calibration.py
+chooses among them).
+
+The light's telescope is its dataset's registered telescope; for a dataset without one,
+the telescope its header names, else the camera its header names, else its own dataset.
+Each scope is served by the index datafiles_calibration_frames (dataset, frame type,
+observation time), reached through the owner's datasets. The candidates are read by the
+columns the rules need only; the full data files of the chosen few, by `data_files`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+from ..domain.errors import NotFound
+from ..domain.ids import iso_utc
+from . import datafiles
+
+# How the candidates' datasets are chosen, per scope (docs/API.md §8a).
+SCOPES = {
+    "telescope": "d.telescope_id = :telescope_id",
+    "telescope_name": "f.telescope_name = :telescope_name",
+    "instrument_name": "f.instrument_name = :instrument_name",
+    "dataset": "f.dataset_id = :dataset_id",
+}
+
+
+def scope_of(conn: sqlite3.Connection, owner_id: int, file_id: int) -> dict[str, Any]:
+    """Where a file's calibration frames are looked for: `by` (one of SCOPES), `value` (what
+    the API shows of it) and the row's own values the query binds."""
+    found = conn.execute(
+        "SELECT f.dataset_id, f.telescope_name, f.instrument_name, d.telescope_id,"
+        " t.uuid AS telescope_uuid, d.uuid AS dataset_uuid"
+        " FROM datafiles f JOIN datasets d ON d.id = f.dataset_id"
+        " LEFT JOIN telescopes t ON t.id = d.telescope_id"
+        " WHERE f.id = ? AND d.owner_id = ?",
+        (file_id, owner_id),
+    ).fetchone()
+    if found is None:
+        raise NotFound()
+    row = dict(found)
+    if row["telescope_id"] is not None:
+        by, value = "telescope", row["telescope_uuid"]
+    elif row["telescope_name"]:
+        by, value = "telescope_name", row["telescope_name"]
+    elif row["instrument_name"]:
+        by, value = "instrument_name", row["instrument_name"]
+    else:
+        by, value = "dataset", row["dataset_uuid"]
+    return {**row, "by": by, "value": value}
+
+
+# What the rules read of a candidate (domain/calibration.Frame): the answer's full data
+# files are read afterwards for the chosen few only (`data_files`).
+RULE_COLUMNS = (
+    "f.id, f.frame_type, f.date_obs, f.exposure_time, f.filter_name, f.binning,"
+    " f.ccd_temperature, f.instrument_name"
+)
+SCOPE_FROM = "datafiles f JOIN datasets d ON d.id = f.dataset_id"
+
+
+def candidates(
+    conn: sqlite3.Connection,
+    owner_id: int,
+    scope: dict[str, Any],
+    frame_types: tuple[str, ...],
+    start: datetime,
+    end: datetime,
+) -> list[dict[str, Any]]:
+    """The owner's readable frames of `frame_types` in the scope, observed from `start` to
+    `end` (bounds included), in id order: what the rules read of each (RULE_COLUMNS)."""
+    params = {
+        **{key: scope[key] for key in ("telescope_id", "telescope_name", "instrument_name")},
+        "dataset_id": scope["dataset_id"],
+        "owner_id": owner_id,
+        **{f"type{i}": frame_type for i, frame_type in enumerate(frame_types)},
+        "start": iso_utc(start),
+        "end": iso_utc(end),
+    }
+    query = candidates_sql(scope["by"], len(frame_types))
+    return [dict(r) for r in conn.execute(query, params)]
+
+
+def candidates_sql(scope_by: str, type_count: int) -> str:
+    """The candidates' query in a scope, its frame types bound as :type0, :type1..."""
+    types = ", ".join(f":type{i}" for i in range(type_count))
+    return (
+        f"SELECT {RULE_COLUMNS} FROM {SCOPE_FROM}"
+        f" WHERE d.owner_id = :owner_id AND {SCOPES[scope_by]}"
+        f" AND f.frame_type <> 'light' AND f.frame_type IN ({types})"
+        " AND f.date_obs BETWEEN :start AND :end"
+        " AND f.header_status = 'read' ORDER BY f.id"
+    )
+
+
+def data_files(
+    conn: sqlite3.Connection, owner_id: int, ids: list[int]
+) -> dict[int, dict[str, Any]]:
+    """The owner's data files of these ids, as the API shows them, by id."""
+    if not ids:
+        return {}
+    marks = ", ".join("?" for _ in ids)
+    query = datafiles.QUERY
+    found = conn.execute(
+        f"SELECT {query.columns} FROM {query.from_} WHERE f.id IN ({marks}) AND d.owner_id = ?",
+        [*ids, owner_id],
+    )
+    return {r["id"]: query.dump(r) for r in found}
