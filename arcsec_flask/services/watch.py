@@ -61,6 +61,9 @@ log = logging.getLogger("arcsec_flask.watch")
 # Events that may mean new bytes at a path. Opening and reading a file (ingest does) and
 # attribute changes say nothing new, and are not listened to.
 _WRITES = (FileCreatedEvent, FileModifiedEvent, FileClosedEvent)
+# Files an ingest pass: each pass is committed and logged before the next starts, so that
+# the log of a long catch-up keeps up with what is filed.
+CHUNK = 50
 
 
 @dataclass(frozen=True)
@@ -148,8 +151,10 @@ class Watcher:
                 log.info("gone before it was complete, forgotten: %s", self._shown(path))
             elif self.tracker.settled(path, signature, now):
                 ready.append((Path(path), signature))
-        if ready:
-            self._file(ready, now)
+        for start in range(0, len(ready), CHUNK):
+            if self.stop.is_set():
+                break
+            self._file(ready[start : start + CHUNK], now)
 
     def _start_observer(self) -> BaseObserver:
         kinds = [PollingObserver] if self.poll else [Observer, PollingObserver]
