@@ -118,6 +118,8 @@ class Watcher:
         self.tracker = StabilityTracker(stable_seconds)
         self.events = _Events()
         self.tick = min(0.5, max(0.05, stable_seconds / 4))
+        # Tried in turn: file events, else polling (each of watchdog's).
+        self.observers: list[Any] = [PollingObserver] if poll else [Observer, PollingObserver]
 
     def run(self) -> None:
         observer = self._start_observer()
@@ -157,15 +159,13 @@ class Watcher:
             self._file(ready[start : start + CHUNK], now)
 
     def _start_observer(self) -> BaseObserver:
-        kinds = [PollingObserver] if self.poll else [Observer, PollingObserver]
-        for kind in kinds:
-            observer = (
-                PollingObserver(timeout=self.tick * 2) if kind is PollingObserver else Observer()
-            )
+        for kind in self.observers:
+            observer = PollingObserver(timeout=self.tick * 2) if kind is PollingObserver else kind()
             try:
                 observer.schedule(self.events, str(self.folder), recursive=True)
                 observer.start()
             except OSError as error:  # e.g. the inotify watch limit (fs.inotify.*)
+                observer.stop()
                 log.warning("file events unavailable (%s): polling the folder instead", error)
                 continue
             log.info("watching with %s", type(observer).__name__)
