@@ -18,7 +18,7 @@ adds: which files to take, and when.
   timeout) is a passing reason: the files wait and are tried again.
 - `stop` (set on SIGTERM or Ctrl-C) ends the loop between files: the batch in hand is
   committed (ingest's own rule) and `run` returns; what was not filed yet is caught up
-  at the next start.
+  at the next start. The folder itself vanishing (a share unmounted) raises FolderGone.
 
 One log line per file dealt with goes to the `arcsec_flask.watch` logger.
 """
@@ -77,6 +77,10 @@ class WatchTarget:
     jobs: int = 4
 
 
+class FolderGone(ArcsecError):
+    """The watched folder no longer exists: the watcher stops (its unit restarts it)."""
+
+
 class _Events(FileSystemEventHandler):
     """Hands the paths events name to the watcher's loop (watchdog calls this from its
     own thread); the loop stats them itself, so a lost or late event costs nothing."""
@@ -128,6 +132,8 @@ class Watcher:
             self._look_under(self.folder, time.monotonic())
             log.info("%d files to look at; then watching for new ones", len(self.tracker))
             while not self.stop.is_set():
+                if not self.folder.is_dir():  # a share unmounted, the folder moved away
+                    raise FolderGone(f"The watched folder {self.folder} is gone: stopping.")
                 self.step(time.monotonic())
                 self.stop.wait(self.tick)
         finally:

@@ -132,6 +132,8 @@ def test_files_are_filed_once_complete_whatever_way_they_arrive(
     writer = threading.Thread(target=write_slowly, args=(slow_bytes, incoming / "slow.fits"))
     writer.start()
     shutil.copy(frames["copied"], incoming / "copied.fits")
+    small_frame(made / "night2" / "moved.fits", 7)
+    os.rename(made / "night2", incoming / "night2")  # a whole folder moved in
     (incoming / "2024-03-01" / "M31").mkdir(parents=True)
     shutil.copy(frames["deep"], incoming / "2024-03-01" / "M31" / "deep.fits")
     shutil.copy(frames["tmp"], incoming / "renamed.fits.part")
@@ -143,10 +145,10 @@ def test_files_are_filed_once_complete_whatever_way_they_arrive(
     os.rename(incoming / "renamed.fits.part", incoming / "renamed.fits")
     writer.join()
 
-    text = watch.wait_for("imported: ", count=4)
+    text = watch.wait_for("imported: ", count=5)
     time.sleep(2.5)  # two more stable times: nothing else may come
     filed = rows(data_dir)
-    assert sorted(filed) == ["copied.fits", "deep.fits", "renamed.fits", "slow.fits"]
+    assert sorted(filed) == ["copied.fits", "deep.fits", "moved.fits", "renamed.fits", "slow.fits"]
     assert stored_sha256(data_dir, filed["slow.fits"]) == sha256(incoming / "slow.fits")
     assert filed["slow.fits"]["size"] == len(slow_bytes)
     assert filed["slow.fits"]["header_status"] == "read"
@@ -155,6 +157,7 @@ def test_files_are_filed_once_complete_whatever_way_they_arrive(
     text = watch.text()
     assert text.count("imported: slow.fits") == 1
     assert "imported: 2024-03-01/M31/deep.fits" in text
+    assert "imported: night2/moved.fits" in text
     assert "left.fits.tmp" not in text and ".hidden" not in text and ".part" not in text
     assert watch.terminate() == 0
     assert "Traceback" not in watch.text()
@@ -233,3 +236,14 @@ def test_the_folder_must_exist_and_the_owner_be_known(tmp_path, data_dir, incomi
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     nobody = run(data_dir, "watch", incoming, "--dataset", "N", "--user", "bob")
     assert nobody.returncode == 1 and "No user 'bob'" in nobody.stderr
+
+
+def test_the_watched_folder_vanishing_stops_the_watcher_with_an_error(
+    tmp_path, data_dir, incoming, watchers
+):
+    watch = Watch(data_dir, incoming, tmp_path / "watch.log")
+    watchers.append(watch)
+    shutil.rmtree(incoming)
+    assert watch.process.wait(timeout=30) == 1  # a failure: Restart=on-failure restarts it
+    assert f"The watched folder {incoming} is gone" in watch.text()
+    assert "Traceback" not in watch.text()
