@@ -64,6 +64,9 @@ _WRITES = (FileCreatedEvent, FileModifiedEvent, FileClosedEvent)
 # Files an ingest pass: each pass is committed and logged before the next starts, so that
 # the log of a long catch-up keeps up with what is filed.
 CHUNK = 50
+# The whole folder is looked at again this often, in case events were lost (inotify drops
+# them when its queue overflows): files dealt with already cost a stat each.
+RESCAN_SECONDS = 600.0
 
 
 @dataclass(frozen=True)
@@ -113,11 +116,12 @@ class Watcher:
         stable_seconds: float = 5.0,
         poll: bool = False,
         stop: threading.Event | None = None,
+        rescan_seconds: float = RESCAN_SECONDS,
     ) -> None:
         self.conn = conn
         self.target = target
         self.folder = folder.absolute()
-        self.poll = poll
+        self.rescan_seconds = rescan_seconds
         self.stop = stop or threading.Event()
         self.tracker = StabilityTracker(stable_seconds)
         self.events = _Events()
@@ -129,12 +133,17 @@ class Watcher:
         observer = self._start_observer()
         try:
             log.info("catching up on %s", self.folder)
-            self._look_under(self.folder, time.monotonic())
+            scanned = time.monotonic()
+            self._look_under(self.folder, scanned)
             log.info("%d files to look at; then watching for new ones", len(self.tracker))
             while not self.stop.is_set():
                 if not self.folder.is_dir():  # a share unmounted, the folder moved away
                     raise FolderGone(f"The watched folder {self.folder} is gone: stopping.")
-                self.step(time.monotonic())
+                now = time.monotonic()
+                if now - scanned >= self.rescan_seconds:  # events lost (a queue overflow)
+                    scanned = now
+                    self._look_under(self.folder, now)
+                self.step(now)
                 self.stop.wait(self.tick)
         finally:
             observer.stop()
