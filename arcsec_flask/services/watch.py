@@ -7,10 +7,12 @@ adds: which files to take, and when.
 - On start it catches up: every file already under the folder is looked at, as if it had
   just appeared (what arrived while the watcher was down); those already present are
   skipped by ingest's duplicates rule, so nothing is filed twice.
-- File events (watchdog's native observer, inotify on Linux, or its polling observer) only
-  say which paths to look at. A file is taken once its size and mtime have stayed the same
-  for `stable_seconds` (services/stability.py), so a frame still being written is never
-  taken half-way; one that vanishes before that is forgotten.
+- File events (watchdog's native observer, inotify on Linux, or its polling observer:
+  chosen by `poll`, or when the folder is on a network mount, or when inotify cannot
+  start) only say which paths to look at; the folder is rescanned every RESCAN_SECONDS.
+  A file is taken once its size and mtime have stayed the same for `stable_seconds`
+  (services/stability.py), so a frame still being written is never taken half-way; one
+  that vanishes before that is forgotten.
 - Temporary names (`is_temporary`: dotfiles, dot-folders, `*.tmp`, `*.part`, `*~`) are left
   alone; a temporary file renamed to its final name is seen under that name.
 - A file refused (name taken by another file, unreadable, ...) is reported once and taken
@@ -54,6 +56,7 @@ from ..domain.errors import ArcsecError
 from ..domain.names import base_name
 from ..repo import datafiles
 from . import ingest
+from .mounts import network_file_system
 from .stability import Signature, StabilityTracker, is_temporary
 
 log = logging.getLogger("arcsec_flask.watch")
@@ -126,10 +129,16 @@ class Watcher:
         self.tracker = StabilityTracker(stable_seconds)
         self.events = _Events()
         self.tick = min(0.5, max(0.05, stable_seconds / 4))
+        # A share another machine writes into sends no inotify events here: poll it.
+        self.network = None if poll else network_file_system(self.folder)
         # Tried in turn: file events, else polling (each of watchdog's).
-        self.observers: list[Any] = [PollingObserver] if poll else [Observer, PollingObserver]
+        self.observers: list[Any] = (
+            [PollingObserver] if poll or self.network else [Observer, PollingObserver]
+        )
 
     def run(self) -> None:
+        if self.network:
+            log.warning("%s is on a %s mount: polling it", self.folder, self.network)
         observer = self._start_observer()
         try:
             log.info("catching up on %s", self.folder)
