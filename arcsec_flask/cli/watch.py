@@ -57,9 +57,11 @@ def watch_command(
 
 def _log_to_stderr() -> None:
     """Plain lines (journald adds the time and the unit), warnings and above marked."""
+    logger = logging.getLogger("arcsec_flask.watch")
+    if logger.handlers:  # a second run in the same process (tests)
+        return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
-    logger = logging.getLogger("arcsec_flask.watch")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
     logger.propagate = False
