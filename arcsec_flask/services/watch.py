@@ -28,7 +28,6 @@ One log line per file dealt with goes to the `arcsec_flask.watch` logger.
 from __future__ import annotations
 
 import logging
-import os
 import queue
 import sqlite3
 import stat
@@ -38,16 +37,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from watchdog.events import (
-    DirCreatedEvent,
-    DirMovedEvent,
-    FileClosedEvent,
-    FileCreatedEvent,
-    FileModifiedEvent,
-    FileMovedEvent,
-    FileSystemEvent,
-    FileSystemEventHandler,
-)
 from watchdog.observers import Observer
 from watchdog.observers.api import BaseObserver
 from watchdog.observers.polling import PollingObserver
@@ -56,14 +45,12 @@ from ..domain.errors import ArcsecError
 from ..domain.names import base_name
 from ..repo import datafiles
 from . import ingest
+from .folder_events import PathEvents
 from .mounts import network_file_system
 from .stability import Signature, StabilityTracker, is_temporary
 
 log = logging.getLogger("arcsec_flask.watch")
 
-# Events that may mean new bytes at a path. Opening and reading a file (ingest does) and
-# attribute changes say nothing new, and are not listened to.
-_WRITES = (FileCreatedEvent, FileModifiedEvent, FileClosedEvent)
 # Files an ingest pass: each pass is committed and logged before the next starts, so that
 # the log of a long catch-up keeps up with what is filed.
 CHUNK = 50
@@ -87,27 +74,6 @@ class FolderGone(ArcsecError):
     """The watched folder no longer exists: the watcher stops (its unit restarts it)."""
 
 
-class _Events(FileSystemEventHandler):
-    """Hands the paths events name to the watcher's loop (watchdog calls this from its
-    own thread); the loop stats them itself, so a lost or late event costs nothing."""
-
-    def __init__(self) -> None:
-        self.paths: queue.SimpleQueue[tuple[str, bool]] = queue.SimpleQueue()
-
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        if isinstance(event, DirMovedEvent | DirCreatedEvent):
-            # A folder made or moved in: its files may have landed before its watch did.
-            self.paths.put((_text(event.dest_path or event.src_path), True))
-        elif isinstance(event, FileMovedEvent):
-            self.paths.put((_text(event.dest_path), False))
-        elif isinstance(event, _WRITES):
-            self.paths.put((_text(event.src_path), False))
-
-
-def _text(path: str | bytes) -> str:
-    return os.fsdecode(path)
-
-
 class Watcher:
     """`run()` watches `folder` until `stop` is set; see the module's docstring."""
 
@@ -127,7 +93,7 @@ class Watcher:
         self.rescan_seconds = rescan_seconds
         self.stop = stop or threading.Event()
         self.tracker = StabilityTracker(stable_seconds)
-        self.events = _Events()
+        self.events = PathEvents()
         self.tick = min(0.5, max(0.05, stable_seconds / 4))
         # A share another machine writes into sends no inotify events here: poll it.
         self.network = None if poll else network_file_system(self.folder)
