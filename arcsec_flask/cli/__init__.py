@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Flask
 from flask.cli import FlaskGroup
 
-from . import accounts, backup, check, ingest, migrate, storage
+from . import accounts, backup, check, ingest, migrate, storage, watch
 
 
 def init_app(app: Flask) -> None:
@@ -19,6 +19,7 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(backup.restore_command)
     app.cli.add_command(ingest.ingest_command)
     app.cli.add_command(migrate.migrate_storage)
+    app.cli.add_command(watch.watch_command)
 
 
 def main() -> None:

@@ -10,7 +10,8 @@ import math
 import re
 import threading
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from astropy.io import fits
 
@@ -92,9 +93,35 @@ def parse_cards(images: Sequence[bytes]) -> list[Card]:
             groups[-1].append(image)
         else:
             groups.append([image])
-    with _warnings_lock, warnings.catch_warnings():
+    with _warnings_lock, warnings.catch_warnings(), _settings_read_once():
         warnings.simplefilter("ignore")
         return [_card("".join(group)) for group in groups]
+
+
+class _ReadOnce:
+    """astropy's fits settings, each read once: `fits.card` looks two of them up on every
+    card (strip_header_whitespace, enable_record_valued_keyword_cards), and each look-up
+    goes through the configuration file's validator: a quarter of our header reading."""
+
+    def __init__(self, conf: object) -> None:
+        self._conf = conf
+
+    def __getattr__(self, name: str) -> object:
+        value = getattr(self._conf, name)
+        setattr(self, name, value)
+        return value
+
+
+@contextmanager
+def _settings_read_once() -> Iterator[None]:
+    # Held under _warnings_lock: one reader at a time swaps the module's `conf` and back.
+    module = fits.card
+    real = module.conf
+    module.conf = _ReadOnce(real)
+    try:
+        yield
+    finally:
+        module.conf = real
 
 
 def _card(image: str) -> Card:
