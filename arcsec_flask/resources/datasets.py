@@ -68,5 +68,5 @@ class Dataset(OwnedItem):
     def delete(self, uuid):
         """Delete a dataset, its data files' rows, then their stored files and previews."""
         removed = self.destroy(uuid)
-        storage.remove(current_app.config["FILES_DIR"], removed)
-        previews.discard(current_app.config["DATA_DIR"], removed)
+        storage.remove(current_app.config["FILES_DIR"], removed.stored)
+        previews.discard(current_app.config["DATA_DIR"], removed.previewed)

@@ -71,7 +71,7 @@ def preview_of(
         return found
     if none.is_file():
         raise NotFound(NO_IMAGE)
-    stored = storage.absolute(files_dir, datafile["storage_path"])
+    stored = storage.location(files_dir, datafile)  # where it is, for one ingested in place
     rendered = render_preview(stored, datafile["name"], datafile["content_type"], MAX_SIZE)
     if rendered is None:
         _write_atomically(none, b"")
