@@ -40,6 +40,7 @@ NO_FILTER = "#d9d9d9"
 NO_FILTER_LABEL = "no filter"
 OTHER_FILTERS_LABEL = "other filters"
 TICK_HOURS = 2
+AXIS_CAPTION_GAP = 22  # the axes' captions end this far left of the first tick
 
 
 @dataclass(frozen=True)
@@ -141,10 +142,10 @@ def timeline_svg(
             f'<text class="utc" x="{tx}" y="{bottom + 14}" text-anchor="middle">{utc}</text>'
         )
         tick += timedelta(hours=TICK_HOURS)
-    parts.append(f'<text class="axis" x="{LEFT - 8}" y="{TOP - 8}" text-anchor="end">local</text>')
-    parts.append(
-        f'<text class="axis" x="{LEFT - 8}" y="{bottom + 14}" text-anchor="end">UTC</text>'
-    )
+    # Clear of the first tick's label, which is centred on LEFT.
+    caption = LEFT - AXIS_CAPTION_GAP
+    parts.append(f'<text class="axis" x="{caption}" y="{TOP - 8}" text-anchor="end">local</text>')
+    parts.append(f'<text class="axis" x="{caption}" y="{bottom + 14}" text-anchor="end">UTC</text>')
     by_filter = filter_colours(frames)
     for frame in frames:
         parts.append(_mark(frame, x, TOP + LANE * lanes.get(_kind(frame), 0) + 4, by_filter))
