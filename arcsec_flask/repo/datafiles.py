@@ -267,9 +267,12 @@ def delete(conn: sqlite3.Connection, owner_id: int, file_id: int) -> Deleted:
     return Deleted.of([(found["storage_path"], found["external_path"])])
 
 
-def all_storage_paths(conn: sqlite3.Connection) -> set[str]:
-    """The storage paths of the files in the storage folder (in-place files left out)."""
-    query = "SELECT storage_path FROM datafiles WHERE external_path IS NULL"
+def all_storage_paths(conn: sqlite3.Connection, in_place: bool = False) -> set[str]:
+    """The storage paths of the files in the storage folder (in-place files left out, unless
+    `in_place`: their cached previews are named after their storage paths too)."""
+    query = "SELECT storage_path FROM datafiles"
+    if not in_place:
+        query += " WHERE external_path IS NULL"
     return {r[0] for r in conn.execute(query)}
 
 

@@ -92,3 +92,15 @@ def test_deleting_the_dataset_removes_the_previews_of_its_in_place_files(
     assert client.delete(f"/datasets/{dataset}/", headers=alice.api).status_code == 204
     assert cached(app) == []
     assert sums(archive) == before
+
+
+def test_storage_check_keeps_the_previews_of_in_place_files(app, client, alice, in_place):
+    for found in in_place.values():
+        assert preview(client, alice, found).status_code == 200
+    made = cached(app)
+    runner = app.test_cli_runner()
+    report = runner.invoke(args=["storage", "check"])
+    assert "0 cached previews of no row" in report.output, report.output
+    swept = runner.invoke(args=["storage", "check", "--delete"])
+    assert "removed 0 cached previews of no row" in swept.output
+    assert cached(app) == made and len(made) == 3
