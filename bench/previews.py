@@ -25,9 +25,9 @@ uploaded and its preview asked for over HTTP: cold (made by the request; the cac
 removed between the RUNS runs, median), while a thread samples the workers' RSS; and warm
 (already cached, WARM_GETS requests, median). Baselines: the fits.getdata figure above for
 the cold request (target: at most 3x, ratio baseline / cold >= 0.33), and for the warm one
-a file of the PNG's size (random bytes, uploaded as .dat) downloaded the same way from
-/datafiles/<id>/file/ (target: ratio static / warm >= 0.5). Worker RSS growth while making
-the preview: at most 0.25 of the pixel data's size.
+a file of the PNG's size (random bytes, uploaded as .dat) downloaded from
+/datafiles/<id>/file/, alternating with the warm requests (target: ratio static / warm >=
+0.5). Worker RSS growth while making the preview: at most 0.25 of the pixel data's size.
 """
 
 from __future__ import annotations
@@ -224,12 +224,14 @@ def served(folder: Path, frame: Path) -> dict[str, float]:
                 colds.append(get_seconds(client, url, api))
                 growths.append(sampler.stop())
             png = client.get(url, headers=api).content
-            warm = [get_seconds(client, url, api, len(png)) for _ in range(WARM_GETS)]
             same_size = folder / "same-size.dat"
             same_size.write_bytes(np.random.default_rng(1).bytes(len(png)))
             other = send(same_size, "application/octet-stream", same_size.name)
             file_url = f"datafiles/{other['id']}/file/"
-            static = [get_seconds(client, file_url, api, len(png)) for _ in range(WARM_GETS)]
+            warm, static = [], []
+            for _ in range(WARM_GETS):  # alternated, so that both see the same machine
+                warm.append(get_seconds(client, url, api, len(png)))
+                static.append(get_seconds(client, file_url, api, len(png)))
     finally:
         server.stop()
     return {
