@@ -19,6 +19,15 @@ astropy (on plain float32 it memory-maps the file; on .gz it decompresses into m
 Targets: RSS growth at most 0.25 of the pixel data's size for every frame; render time at
 most 3x the baseline on plain FITS (ratio baseline / ours >= 0.33) and at most 2x on .gz,
 where decompression dominates both (ratio >= 0.5).
+
+Then through a real gunicorn (2 gthread workers, loopback), the plain `.fits` frame is
+uploaded and its preview asked for over HTTP: cold (made by the request; the cached PNG is
+removed between the RUNS runs, median), while a thread samples the workers' RSS; and warm
+(already cached, WARM_GETS requests, median). Baselines: the fits.getdata figure above for
+the cold request (target: at most 3x, ratio baseline / cold >= 0.33), and for the warm one
+a file of the PNG's size (random bytes, uploaded as .dat) downloaded from
+/datafiles/<id>/file/, alternating with the warm requests (target: ratio static / warm >=
+0.5). Worker RSS growth while making the preview: at most 0.25 of the pixel data's size.
 """
 
 from __future__ import annotations
@@ -33,9 +42,15 @@ import sys
 import tempfile
 import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 
+import httpx
 import numpy as np
+
+from bench.upload import KEY_HEADER, RssSampler, upload
+from tests.support.servers import start_gunicorn
 
 ROOT = Path(__file__).resolve().parents[1]
 MB = 1_000_000
@@ -43,6 +58,7 @@ WIDTH, HEIGHT = 8192, 6144
 SLAB_ROWS = 512  # 8192 x 512 pixels: 16 MiB of float32, 8 MiB of 16-bit samples
 BLOCK = 2880
 RUNS = 3
+WARM_GETS = 30
 
 
 def slab(rng: np.random.Generator) -> np.ndarray:
@@ -166,6 +182,73 @@ def run_measure(kind: str, path: Path) -> dict[str, float]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def get_seconds(client: httpx.Client, url: str, headers: dict, size: int | None = None) -> float:
+    """Seconds to GET `url` and read its whole body (of `size` bytes, when given)."""
+    start = time.perf_counter()
+    response = client.get(url, headers=headers)
+    elapsed = time.perf_counter() - start
+    if response.status_code != 200 or (size is not None and len(response.content) != size):
+        raise RuntimeError(f"GET {url}: {response.status_code}, {len(response.content)} bytes")
+    return elapsed
+
+
+def served(folder: Path, frame: Path) -> dict[str, float]:
+    """The frame's preview over HTTP, cold and warm, and a same-size file's download."""
+    from arcsec_flask.services import previews
+
+    server = start_gunicorn(folder / "data", workers=2)
+    try:
+        keys = server.new_user("bench")
+        api = {KEY_HEADER: f"Key {keys['api_key']}"}
+        with httpx.Client(base_url=server.url, timeout=600) as client:
+            dataset = client.post("datasets/", json={"name": "bench"}, headers=api).json()["uuid"]
+            send = partial(upload, client, server.url, keys["upload_key"], dataset)
+            # Both workers warmed up (imports, first render) with small previews, concurrently.
+            small = folder / "small.fits"
+            fits_small(small)
+            warm_ups = [send(small, "image/fits", f"warm-{i}.fits")["id"] for i in range(4)]
+            with ThreadPoolExecutor(2) as pool:
+                list(
+                    pool.map(lambda i: client.get(f"datafiles/{i}/preview/", headers=api), warm_ups)
+                )
+            found = send(frame, "image/fits", frame.name)
+            url = f"datafiles/{found['id']}/preview/"
+            cache = previews.folder(folder / "data")
+            colds, growths = [], []
+            for _ in range(RUNS):
+                for cached in cache.rglob("*"):
+                    if cached.is_file() and cached.name.endswith(".png"):
+                        with contextlib.suppress(FileNotFoundError):
+                            Path(cached).unlink()
+                sampler = RssSampler(server.process.pid)
+                colds.append(get_seconds(client, url, api))
+                growths.append(sampler.stop())
+            png = client.get(url, headers=api).content
+            same_size = folder / "same-size.dat"
+            same_size.write_bytes(np.random.default_rng(1).bytes(len(png)))
+            other = send(same_size, "application/octet-stream", same_size.name)
+            file_url = f"datafiles/{other['id']}/file/"
+            warm, static = [], []
+            for _ in range(WARM_GETS):  # alternated, so that both see the same machine
+                warm.append(get_seconds(client, url, api, len(png)))
+                static.append(get_seconds(client, file_url, api, len(png)))
+    finally:
+        server.stop()
+    return {
+        "cold": statistics.median(colds),
+        "growth": max(growths),
+        "png": len(png),
+        "warm": statistics.median(warm),
+        "static": statistics.median(static),
+    }
+
+
+def fits_small(path: Path) -> None:
+    from astropy.io import fits
+
+    fits.PrimaryHDU(np.ones((300, 400), np.float32)).writeto(path, overwrite=True)
+
+
 def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="bench-previews-"))
     try:
@@ -177,6 +260,7 @@ def main() -> int:
             ours = run_measure("ours", path)
             base = None if name.endswith(".xisf") else run_measure("baseline", path)
             rows.append((name, path.stat().st_size, pixels, ours, base))
+        over_http = served(folder, files["frame.fits"][0])
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -192,6 +276,13 @@ def main() -> int:
             f" {ours['growth'] / MB:13.1f} {base_text}"
         )
     print("(base = fits.getdata then nanmin and nanmax; RSS+ = peak RSS growth)")
+
+    print(
+        f"over HTTP, frame.fits: cold preview {over_http['cold']:.2f} s (worker RSS+"
+        f" {over_http['growth'] / MB:.1f} MB); warm {over_http['warm'] * 1000:.1f} ms for"
+        f" {over_http['png'] / 1000:.0f} kB; a file of that size"
+        f" {over_http['static'] * 1000:.1f} ms"
+    )
 
     by_name = {name: (pixels, ours, base) for name, _, pixels, ours, base in rows}
     missed = 0
@@ -209,6 +300,12 @@ def main() -> int:
     ]:
         _, ours, base = by_name[name]
         checks.append((label, base["seconds"] / ours["seconds"], ">=", at_least))
+    pixels, _, base = by_name["frame.fits"]
+    checks.append(("served_rss_growth_vs_pixels", over_http["growth"] / pixels, "<=", 0.25))
+    checks.append(
+        ("getdata_minmax_vs_served_cold", base["seconds"] / over_http["cold"], ">=", 0.33)
+    )
+    checks.append(("static_vs_served_warm", over_http["static"] / over_http["warm"], ">=", 0.5))
     for label, value, sense, target in checks:
         ok = value <= target if sense == "<=" else value >= target
         missed += not ok

@@ -1,8 +1,13 @@
 """The night log's timeline as inline SVG, built here: small, every text escaped.
 
-One lane per frame type; each frame is a mark at its start time (DATE-OBS) linking to its
-page; the night runs from local noon to local noon, with the local time above the axis and
-UTC below, and the dark hours (sunset to sunrise) shaded when they are known.
+One lane per frame type; each frame is a bar from its start time (DATE-OBS) to the end of
+its exposure (at least MIN_MARK_WIDTH wide, so that a bias shows), linking to its page; the
+night runs from local noon to local noon, with the local time above the axis and UTC below,
+and the dark hours (sunset to sunrise) shaded when they are known.
+
+Bars are filled with their frame type's colour; each also carries its filter's colour as
+the `--filter-colour` custom property, which the stylesheet uses instead when the page's
+"colour by filter" switch is on (pages.css: no script, the page works without one).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from markupsafe import Markup, escape
 WIDTH = 1000
 LEFT, RIGHT, TOP = 80, 20, 34
 LANE = 26
-MARK_WIDTH = 3
+MIN_MARK_WIDTH = 2.0
 # Lanes top to bottom, and their colours (distinct for the usual colour blindnesses).
 KINDS = ("Light", "Flats", "Darks", "Biases", "Others")
 COLOURS = {
@@ -27,17 +32,57 @@ COLOURS = {
     "Biases": "#009e73",
     "Others": "#8c8c8c",
 }
+# Filters in the order they first appear in the night take these colours (Paul Tol's
+# "bright" scheme, safe for colour blindness); more filters than that share OTHER_FILTERS.
+FILTER_PALETTE = ("#4477aa", "#ee6677", "#228833", "#ccbb44", "#66ccee", "#aa3377")
+OTHER_FILTERS = "#6b6b6b"
+NO_FILTER = "#d9d9d9"
+NO_FILTER_LABEL = "no filter"
+OTHER_FILTERS_LABEL = "other filters"
 TICK_HOURS = 2
+AXIS_CAPTION_GAP = 22  # the axes' captions end this far left of the first tick
 
 
 @dataclass(frozen=True)
 class Frame:
-    """One frame on the timeline: when it started, its type (a key of COLOURS), its page."""
+    """One frame on the timeline: when it started, its type (a key of COLOURS), its page,
+    its filter and its exposure in seconds (when the header gave them)."""
 
     start: datetime
     kind: str
     name: str
     url: str
+    filter: str | None = None
+    exposure: float | None = None
+
+
+def filter_colours(frames: Sequence[Frame]) -> dict[str | None, str]:
+    """The colour of each filter of `frames` (None: frames without a filter)."""
+    colours: dict[str | None, str] = {}
+    for frame in sorted(frames, key=lambda f: f.start):
+        if frame.filter in colours:
+            continue
+        if frame.filter is None:
+            colours[None] = NO_FILTER
+        else:
+            named = sum(1 for key in colours if key is not None)
+            colours[frame.filter] = (
+                FILTER_PALETTE[named] if named < len(FILTER_PALETTE) else OTHER_FILTERS
+            )
+    return colours
+
+
+def legends(frames: Sequence[Frame]) -> dict[str, list[tuple[str, str]]]:
+    """(label, colour) pairs of the two colourings, for the page's legends: every frame type
+    (the lanes), and the filters of `frames` in order of first use."""
+    by_filter: list[tuple[str, str]] = []
+    for name, colour in filter_colours(frames).items():
+        if colour == OTHER_FILTERS:
+            if (OTHER_FILTERS_LABEL, colour) not in by_filter:
+                by_filter.append((OTHER_FILTERS_LABEL, colour))
+            continue
+        by_filter.append((NO_FILTER_LABEL if name is None else name, colour))
+    return {"type": [(kind, COLOURS[kind]) for kind in KINDS], "filter": by_filter}
 
 
 def timeline_svg(
@@ -97,19 +142,36 @@ def timeline_svg(
             f'<text class="utc" x="{tx}" y="{bottom + 14}" text-anchor="middle">{utc}</text>'
         )
         tick += timedelta(hours=TICK_HOURS)
-    parts.append(f'<text class="axis" x="{LEFT - 8}" y="{TOP - 8}" text-anchor="end">local</text>')
-    parts.append(
-        f'<text class="axis" x="{LEFT - 8}" y="{bottom + 14}" text-anchor="end">UTC</text>'
-    )
+    # Clear of the first tick's label, which is centred on LEFT.
+    caption = LEFT - AXIS_CAPTION_GAP
+    parts.append(f'<text class="axis" x="{caption}" y="{TOP - 8}" text-anchor="end">local</text>')
+    parts.append(f'<text class="axis" x="{caption}" y="{bottom + 14}" text-anchor="end">UTC</text>')
+    by_filter = filter_colours(frames)
     for frame in frames:
-        kind = frame.kind if frame.kind in COLOURS else "Others"
-        y = TOP + LANE * lanes.get(kind, 0) + 4
-        when = frame.start.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        parts.append(
-            f'<a href="{escape(frame.url)}"><rect class="frame" data-kind="{escape(kind)}"'
-            f' x="{round(x(frame.start) - MARK_WIDTH / 2, 1)}" y="{y}" width="{MARK_WIDTH}"'
-            f' height="{LANE - 8}" fill="{COLOURS[kind]}">'
-            f"<title>{escape(frame.name)} · {escape(kind)} · {when}</title></rect></a>"
-        )
+        parts.append(_mark(frame, x, TOP + LANE * lanes.get(_kind(frame), 0) + 4, by_filter))
     parts.append("</svg>")
     return Markup("\n".join(parts))
+
+
+def _kind(frame: Frame) -> str:
+    return frame.kind if frame.kind in COLOURS else "Others"
+
+
+def _mark(frame: Frame, x, y: float, by_filter: dict[str | None, str]) -> str:
+    """A frame's bar: from its start to the end of its exposure, clamped to the night."""
+    kind = _kind(frame)
+    exposure = frame.exposure if frame.exposure and frame.exposure > 0 else 0.0
+    left = x(frame.start)
+    right = x(frame.start + timedelta(seconds=exposure))
+    width = round(max(right - left, MIN_MARK_WIDTH), 1)
+    left = min(left, WIDTH - RIGHT - width)  # a frame at the night's very end stays inside
+    when = frame.start.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    filter_text = frame.filter if frame.filter is not None else NO_FILTER_LABEL
+    details = f"{frame.name} · {kind} · {filter_text} · {when} · {exposure:g} s"
+    return (
+        f'<a href="{escape(frame.url)}"><rect class="frame" data-kind="{escape(kind)}"'
+        f' data-filter="{escape(filter_text)}" x="{round(left, 1)}" y="{y}" width="{width}"'
+        f' height="{LANE - 8}" fill="{COLOURS[kind]}"'
+        f' style="--filter-colour:{by_filter[frame.filter]}">'
+        f"<title>{escape(details)}</title></rect></a>"
+    )

@@ -20,7 +20,7 @@ from ..repo import datafiles, datasets, nightlogs, sites, telescopes
 from ..services.previews import can_have_preview
 from ..web.db import get_db
 from .sky import sun_events
-from .timeline import Frame, timeline_svg
+from .timeline import Frame, legends, timeline_svg
 
 TIMELINE_CAP = 5000  # frames drawn on one night's timeline
 THUMBNAILS_CAP = 60  # preview thumbnails on one page
@@ -151,6 +151,8 @@ def _night_log(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             kind=cal_types.get(f["calibration"], "Others") if f["calibration"] else "Light",
             name=f["name"],
             url=file_page(f["id"]),
+            filter=f["filter_name"],
+            exposure=f["exposure_time"],
         )
         for f in files
         if f["date_obs"]
@@ -181,6 +183,7 @@ def _night_log(data: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     return "nightlog.html", {
         "title": f"Night of {data['date']}",
         "timeline": timeline_svg(frames, start, end, zone, sunset, sunrise),
+        "legends": legends(frames),
         "frames_count": len(frames),
         "files_total": total,
         "undated": sum(1 for f in files if not f["date_obs"]),

@@ -34,9 +34,10 @@ def storage_check(delete: bool, stale_hours: float) -> None:
     files_dir = current_app.config["FILES_DIR"]
     with database() as conn:
         rows = datafiles.all_storage_paths(conn)
+        previewed = datafiles.all_storage_paths(conn, in_place=True)
     on_disk = stored.stored_paths(files_dir)
     stale = stored.stale_parts(files_dir, stale_hours * 3600)
-    orphan_previews = previews.orphans(current_app.config["DATA_DIR"], rows)
+    orphan_previews = previews.orphans(current_app.config["DATA_DIR"], previewed)
     unreferenced, missing = sorted(on_disk - rows), sorted(rows - on_disk)
     click.echo(
         f"{len(rows)} rows, {len(on_disk)} stored files, {len(unreferenced)} "

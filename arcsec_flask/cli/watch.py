@@ -12,6 +12,7 @@ from flask.cli import with_appcontext
 
 from ..services import ingest
 from ..services.watch import Watcher, WatchTarget
+from ..web.storage import backend_of
 from .common import database
 from .ingest import owner_and_dataset, stop_on_sigint, target_options
 
@@ -45,7 +46,7 @@ def watch_command(
     _log_to_stderr()
     with database() as conn, stop_on_sigint() as stop:
         owner_id, dataset = owner_and_dataset(conn, username, subdomain, dataset_ref, telescope)
-        target = WatchTarget(current_app.config["FILES_DIR"], owner_id, dataset, mode, jobs)
+        target = WatchTarget(backend_of(current_app), owner_id, dataset, mode, jobs)
         watcher = Watcher(conn, target, folder, stable_seconds, poll, stop)
         try:
             watcher.run()

@@ -320,19 +320,36 @@ def update(conn: sqlite3.Connection, owner_id: int, file_id: int, data: dict) ->
     return get(conn, owner_id, file_id)
 
 
-def delete(conn: sqlite3.Connection, owner_id: int, file_id: int) -> list[str]:
-    """Delete a file's row and update the derived data; returns the storage paths to remove
-    (none for a file registered in place: its file is not ours to delete)."""
+@dataclass(frozen=True)
+class Deleted:
+    """What deleted rows leave to clean up once committed: `stored`, the storage paths of the
+    files of ours to remove (not those registered in place: they are not ours to delete);
+    `previewed`, the storage paths of every deleted row, whose cached previews go."""
+
+    stored: list[str]
+    previewed: list[str]
+
+    @classmethod
+    def of(cls, rows: list[tuple[str, str | None]]) -> Deleted:
+        """From (storage_path, external_path) pairs."""
+        return cls([p for p, external in rows if not external], [p for p, _ in rows])
+
+
+def delete(conn: sqlite3.Connection, owner_id: int, file_id: int) -> Deleted:
+    """Delete a file's row and update the derived data; returns what to remove after."""
     with transaction(conn):
         found = get(conn, owner_id, file_id)
         conn.execute("DELETE FROM datafiles WHERE id = ?", (file_id,))
         night_grouping.prune(conn)
-    return [] if found["external_path"] else [found["storage_path"]]
+    return Deleted.of([(found["storage_path"], found["external_path"])])
 
 
-def all_storage_paths(conn: sqlite3.Connection) -> set[str]:
-    """The storage paths of the files in the storage folder (in-place files left out)."""
-    query = "SELECT storage_path FROM datafiles WHERE external_path IS NULL"
+def all_storage_paths(conn: sqlite3.Connection, in_place: bool = False) -> set[str]:
+    """The storage paths of the files in the storage folder (in-place files left out, unless
+    `in_place`: their cached previews are named after their storage paths too)."""
+    query = "SELECT storage_path FROM datafiles"
+    if not in_place:
+        query += " WHERE external_path IS NULL"
     return {r[0] for r in conn.execute(query)}
 
 

@@ -7,6 +7,7 @@ import sqlite3
 from typing import Any
 
 from . import night_grouping
+from .datafiles import Deleted
 from .queries import OwnedQuery
 from .rows import insert_owned, reference, update_row
 from .sqlite import transaction
@@ -69,18 +70,19 @@ def update(conn: sqlite3.Connection, owner_id: int, uuid: str, data: dict) -> di
     return get(conn, owner_id, uuid)
 
 
-def delete(conn: sqlite3.Connection, owner_id: int, uuid: str) -> list[str]:
-    """Delete a dataset and its data files' rows; returns the storage paths to remove."""
+def delete(conn: sqlite3.Connection, owner_id: int, uuid: str) -> Deleted:
+    """Delete a dataset and its data files' rows; returns what to remove after."""
     with transaction(conn):
         dataset = get(conn, owner_id, uuid)
-        paths = [
-            r[0]
-            for r in conn.execute(
-                "SELECT storage_path FROM datafiles"
-                " WHERE dataset_id = ? AND external_path IS NULL",  # in place: not ours
-                (dataset["id"],),
-            )
-        ]
+        paths = Deleted.of(
+            [
+                (r[0], r[1])
+                for r in conn.execute(
+                    "SELECT storage_path, external_path FROM datafiles WHERE dataset_id = ?",
+                    (dataset["id"],),
+                )
+            ]
+        )
         conn.execute("DELETE FROM datafiles WHERE dataset_id = ?", (dataset["id"],))
         conn.execute("DELETE FROM datasets WHERE id = ?", (dataset["id"],))
         night_grouping.prune(conn)

@@ -195,9 +195,9 @@ class DataFile(OwnedItem):
     @blp.response(204)
     def delete(self, file_id):
         """Delete the row, then the stored file and its preview; derived data follows."""
-        removed = self.destroy(file_id)  # none for a file registered in place
-        get_backend().remove(removed)
-        previews.discard(current_app.config["DATA_DIR"], removed)
+        removed = self.destroy(file_id)  # a file registered in place stays; its preview goes
+        get_backend().remove(removed.stored)
+        previews.discard(current_app.config["DATA_DIR"], removed.previewed)
 
 
 @blp.route("/<file_id>/header/")

@@ -68,5 +68,5 @@ class Dataset(OwnedItem):
     def delete(self, uuid):
         """Delete a dataset, its data files' rows, then their stored files and previews."""
         removed = self.destroy(uuid)
-        get_backend().remove(removed)
-        previews.discard(current_app.config["DATA_DIR"], removed)
+        get_backend().remove(removed.stored)
+        previews.discard(current_app.config["DATA_DIR"], removed.previewed)

@@ -44,6 +44,7 @@ from watchdog.observers.polling import PollingObserver
 from ..domain.errors import ArcsecError
 from ..domain.names import base_name
 from ..repo import datafiles
+from ..storage import Backend
 from . import ingest
 from .folder_events import PathEvents
 from .mounts import network_file_system
@@ -63,7 +64,7 @@ RESCAN_SECONDS = 600.0
 class WatchTarget:
     """Where the files go, as `ingest` takes them."""
 
-    files_dir: str | Path
+    backend: Backend
     owner_id: int
     dataset: dict[str, Any]
     mode: ingest.Mode = "copy"
@@ -223,7 +224,7 @@ class Watcher:
         present = {path: self._present(path) for path, _ in ready}
         summary = ingest.ingest_paths(
             self.conn,
-            target.files_dir,
+            target.backend,
             target.owner_id,
             target.dataset,
             [path for path, _ in ready],

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
 import pytest
 
 from arcsec_flask.browse.sky import sun_events
-from arcsec_flask.browse.timeline import COLOURS, Frame, timeline_svg
+from arcsec_flask.browse.timeline import (
+    COLOURS,
+    FILTER_PALETTE,
+    MIN_MARK_WIDTH,
+    NO_FILTER,
+    OTHER_FILTERS,
+    Frame,
+    legends,
+    timeline_svg,
+)
 from arcsec_flask.domain.nights import night_bounds, site_zone
 from tests.images.pixels import ramp
 from tests.support.factories import write_fits
@@ -18,14 +27,16 @@ from tests.support.factories import write_fits
 BROWSER = {"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 SVG = "{http://www.w3.org/2000/svg}"
 # A night at the Observatoire de Haute-Provence, 2024-03-01 (evening date).
+# (name, IMAGETYP, DATE-OBS, FILTER, EXPTIME)
 FRAMES = [
-    ("bias_1.fits", "BIAS", "2024-03-01T17:00:00"),
-    ("bias_2.fits", "BIAS", "2024-03-01T17:01:00"),
-    ("flat_1.fits", "FLAT", "2024-03-01T17:30:00"),
-    ("m31_1.fits", "LIGHT", "2024-03-01T21:00:00"),
-    ("m31_2.fits", "LIGHT", "2024-03-01T23:30:00"),
-    ("m31_3.fits", "LIGHT", "2024-03-02T03:15:00"),
+    ("bias_1.fits", "BIAS", "2024-03-01T17:00:00", None, 0.0),
+    ("bias_2.fits", "BIAS", "2024-03-01T17:01:00", None, 0.0),
+    ("flat_1.fits", "FLAT", "2024-03-01T17:30:00", "Ha", 2.0),
+    ("m31_1.fits", "LIGHT", "2024-03-01T21:00:00", "Ha", 600.0),
+    ("m31_2.fits", "LIGHT", "2024-03-01T23:30:00", "Ha", 600.0),
+    ("m31_3.fits", "LIGHT", "2024-03-02T03:15:00", "OIII", 1800.0),
 ]
+PER_HOUR = (1000 - 80 - 20) / 24  # SVG units: local noon to local noon
 
 
 @pytest.fixture
@@ -47,8 +58,10 @@ def night(client, alice, tmp_path):
         "/datasets/", json={"name": "M31 <night>", "telescope": scope["uuid"]}, headers=alice.api
     ).json
     files = []
-    for name, kind, when in FRAMES:
-        cards = {"IMAGETYP": kind, "DATE-OBS": when, "OBJECT": "M31", "FILTER": "Ha"}
+    for name, kind, when, filter_name, exposure in FRAMES:
+        cards = {"IMAGETYP": kind, "DATE-OBS": when, "OBJECT": "M31", "EXPTIME": exposure}
+        if filter_name:
+            cards["FILTER"] = filter_name
         path = write_fits(tmp_path / name, cards, data=ramp(300, 200))
         response = client.post(
             "/datafiles/",
@@ -120,8 +133,7 @@ def test_the_night_log_page_draws_each_frame_on_its_timeline(client, alice, nigh
     x = {m.find(f"{SVG}title").text.split(" · ")[0]: float(m.get("x")) for m in marks}
     assert x["bias_1.fits"] < x["bias_2.fits"] < x["flat_1.fits"] < x["m31_1.fits"]
     assert x["m31_1.fits"] < x["m31_2.fits"] < x["m31_3.fits"]
-    per_hour = (1000 - 80 - 20) / 24
-    assert x["m31_1.fits"] + 1.5 == pytest.approx(80 + 10 * per_hour, abs=0.2)  # 21:00 UTC
+    assert x["m31_1.fits"] == pytest.approx(80 + 10 * PER_HOUR, abs=0.1)  # 21:00 UTC
     labels = [t.text for t in svg.findall(f"{SVG}text[@class='local']")]
     utc = [t.text for t in svg.findall(f"{SVG}text[@class='utc']")]
     assert labels[0] == "12:00" and utc[0] == "11:00" and len(labels) == 13
@@ -132,6 +144,84 @@ def test_the_night_log_page_draws_each_frame_on_its_timeline(client, alice, nigh
     assert 18 * 60 + 15 <= int(sunset[1]) * 60 + int(sunset[2]) <= 18 * 60 + 35
     assert 7 * 60 <= int(sunrise[1]) * 60 + int(sunrise[2]) <= 7 * 60 + 20
     assert svg.find(f"{SVG}rect[@class='dark']") is not None
+
+
+def _marks(html: str) -> dict[str, ElementTree.Element]:
+    svg = ElementTree.fromstring(re.search(r"<svg class=\"timeline\".*?</svg>", html, re.S)[0])
+    return {
+        m.find(f"{SVG}title").text.split(" · ")[0]: m
+        for m in svg.findall(f".//{SVG}rect[@class='frame']")
+    }
+
+
+def test_each_frame_spans_its_exposure_on_the_timeline(client, alice, night):
+    marks = _marks(page(client, alice, f"/nightlogs/{night['log']['uuid']}/"))
+    for name, _, when, _, exposure in FRAMES:
+        mark = marks[name]
+        start = datetime.fromisoformat(when).replace(tzinfo=UTC)
+        hours = (start - datetime(2024, 3, 1, 11, tzinfo=UTC)).total_seconds() / 3600
+        assert float(mark.get("x")) == pytest.approx(80 + hours * PER_HOUR, abs=0.1), name
+        width = max(exposure / 3600 * PER_HOUR, MIN_MARK_WIDTH)
+        assert float(mark.get("width")) == pytest.approx(width, abs=0.15), name
+        assert mark.find(f"{SVG}title").text.endswith(f" · {exposure:g} s")
+    # 30 min of OIII is three times as wide as 10 min of Ha; a bias is the thinnest bar.
+    assert float(marks["m31_3.fits"].get("width")) == pytest.approx(
+        3 * float(marks["m31_1.fits"].get("width")), abs=0.2
+    )
+    assert float(marks["bias_1.fits"].get("width")) == MIN_MARK_WIDTH
+
+
+def test_the_timeline_can_be_coloured_by_filter(client, alice, night):
+    html = page(client, alice, f"/nightlogs/{night['log']['uuid']}/")
+    marks = _marks(html)
+    # Filters take the palette in the order they first ran: Ha (the flat at 17:30), OIII.
+    expected = {"Ha": FILTER_PALETTE[0], "OIII": FILTER_PALETTE[1], "no filter": NO_FILTER}
+    for name, _, _, filter_name, _ in FRAMES:
+        label = filter_name or "no filter"
+        assert marks[name].get("data-filter") == label
+        assert marks[name].get("style") == f"--filter-colour:{expected[label]}"
+    # The switch and both legends; the stylesheet swaps them when "by filter" is checked.
+    assert '<input type="radio" name="colouring" id="colour-by-filter">' in html
+    legend = re.search(r'<p class="legend by-filter">(.*?)</p>', html, re.S)[1]
+    shown = re.findall(r'<i style="background:(#[0-9a-f]{6})"></i>([^<]*)</span>', legend)
+    assert shown == [
+        (NO_FILTER, "no filter"),
+        (FILTER_PALETTE[0], "Ha"),
+        (FILTER_PALETTE[1], "OIII"),
+    ]
+    types = re.search(r'<p class="legend by-type">(.*?)</p>', html, re.S)[1]
+    assert f'<i style="background:{COLOURS["Biases"]}"></i>Biases' in types
+    css = client.get("/browse/static/pages.css")
+    rule = "#colour-by-filter:checked ~ svg.timeline rect.frame { fill: var(--filter-colour); }"
+    assert rule in css.text
+    css.close()
+
+
+def test_filters_past_the_palette_share_one_colour_and_one_legend_entry():
+    start = datetime(2024, 3, 1, 20, tzinfo=UTC)
+    names = [f"F{i}" for i in range(len(FILTER_PALETTE) + 2)]
+    frames = [
+        Frame(start + timedelta(minutes=i), "Light", f"{n}.fits", "/", n, 60.0)
+        for i, n in enumerate(names)
+    ]
+    frames.append(Frame(start - timedelta(hours=1), "Darks", "dark.fits", "/", None, 60.0))
+    found = legends(frames)
+    assert found["filter"] == [
+        ("no filter", NO_FILTER),
+        *zip(names, FILTER_PALETTE, strict=False),
+        ("other filters", OTHER_FILTERS),
+    ]
+    assert [label for label, _ in found["type"]] == list(COLOURS)
+
+
+def test_a_long_exposure_is_clamped_to_the_night():
+    start, end = night_bounds(datetime(2024, 3, 1).date(), "Europe/Paris")
+    frames = [Frame(end - timedelta(minutes=30), "Light", "late.fits", "/", "R", 7200.0)]
+    svg = ElementTree.fromstring(str(timeline_svg(frames, start, end, site_zone("Europe/Paris"))))
+    (mark,) = svg.findall(f".//{SVG}rect[@class='frame']")
+    right = float(mark.get("x")) + float(mark.get("width"))
+    assert right == pytest.approx(1000 - 20, abs=0.1)
+    assert float(mark.get("width")) == pytest.approx(0.5 * PER_HOUR, abs=0.1)
 
 
 def test_the_night_log_page_has_thumbnails_per_observation_and_calibration(client, alice, night):

@@ -16,6 +16,7 @@ from watchdog.observers.polling import PollingObserver
 from arcsec_flask.repo import accounts, datafiles, datasets
 from arcsec_flask.repo.sqlite import connect, init_schema
 from arcsec_flask.services.watch import Watcher, WatchTarget
+from arcsec_flask.storage import LocalBackend
 from tests.cli.helpers import small_frame
 
 
@@ -40,7 +41,12 @@ def target(tmp_path):
     owner = accounts.create(conn, "alice", "alice@example.org", None)["owner_id"]
     made = datasets.create(conn, owner, {"name": "Night"})
     (tmp_path / "files").mkdir()
-    yield conn, WatchTarget(tmp_path / "files", owner, {"id": made["id"], "uuid": made["uuid"]})
+    yield (
+        conn,
+        WatchTarget(
+            LocalBackend(tmp_path / "files"), owner, {"id": made["id"], "uuid": made["uuid"]}
+        ),
+    )
     conn.close()
 
 

@@ -126,8 +126,10 @@ def write_xisf(
     fits_keywords: Mapping[str, Any],
     properties: Mapping[str, Any] | None = None,
     image_type: str | None = None,
+    data: np.ndarray | None = None,
 ) -> Path:
-    """A monolithic XISF file written by the `xisf` package, with an 8x8x1 image.
+    """A monolithic XISF file written by the `xisf` package, with an 8x8x1 image (or `data`,
+    (rows, columns) of grey).
 
     `fits_keywords`: name -> value, (value, comment) or a list of those (repeated keywords);
     strings are written with FITS quotes, booleans as T/F. `properties`: XISF property id ->
@@ -141,7 +143,7 @@ def write_xisf(
     props = {key: _property(key, value) for key, value in (properties or {}).items()}
     XISF.write(
         str(path),
-        np.zeros((8, 8, 1), dtype=np.uint16),
+        np.zeros((8, 8, 1), dtype=np.uint16) if data is None else data[:, :, np.newaxis],
         creator_app="arcsec_flask tests",
         image_metadata={"FITSKeywords": keywords, "XISFProperties": props},
         xisf_metadata={},
