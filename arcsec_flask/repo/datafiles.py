@@ -197,7 +197,9 @@ def create(
     except sqlite3.IntegrityError as error:
         if "datafiles.dataset_id, datafiles.name" in str(error):
             raise Conflict(DUPLICATE.format(name=stored.name, dataset=dataset["uuid"])) from error
-        if "FOREIGN KEY" in str(error):  # the dataset was deleted while the file came in
+        # The dataset was deleted while the file came in: the foreign key fails, or first
+        # the trigger that copies the dataset's owner_id finds none (NOT NULL).
+        if "FOREIGN KEY" in str(error) or "datafiles.owner_id" in str(error):
             raise Invalid(
                 f"Dataset {dataset['uuid']} was deleted while the file was being filed.",
                 {"dataset": [f'Invalid pk "{dataset["uuid"]}" - object does not exist.']},
