@@ -70,8 +70,10 @@ class ErrorSchema(Schema):
 
 def field_rules(_converter: Any, field: fields.Field, **_kwargs: Any) -> dict[str, Any]:
     """What the marshmallow plugin cannot see in our own fields and validators: a UUID
-    reference is a UUID, and a `not_blank` string has a character that is not a space."""
-    rules: dict[str, Any] = {}
+    reference is a UUID, and a `not_blank` string has a character that is not a space. A
+    field may also say what it is itself, in an `OPENAPI` mapping (e.g. a list written as
+    UUIDs and read as objects)."""
+    rules: dict[str, Any] = dict(getattr(field, "OPENAPI", {}))
     if isinstance(field, UUIDString):
         rules.update(format="uuid", pattern=UUID_PATTERN)
     validators = field.validators if isinstance(field.validators, list | tuple) else []
