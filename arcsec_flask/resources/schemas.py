@@ -7,7 +7,12 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, fields, pre_load, validate
 
+from ..domain.names import clean_name
 from .fields import UUIDString, not_blank
+
+# Body fields that name something: their invisible format characters (bidirectional
+# controls, zero-width spaces) are removed before validation (domain/names.clean_name).
+NAME_FIELDS = frozenset({"name", "alias"})
 
 # How the document shows a UUID: the JSON form is the lower-case hyphenated one; bodies
 # and filters also take upper case (UUIDString lowers it), paths only the canonical form.
@@ -28,9 +33,13 @@ class StrictSchema(Schema):
     @pre_load
     def _ignore_read_only(self, data: Any, **_kwargs: Any) -> Any:
         read_only = {f.data_key or name for name, f in self.fields.items() if f.dump_only}
-        if not read_only or not isinstance(data, Mapping) or hasattr(data, "getlist"):
+        if not isinstance(data, Mapping) or hasattr(data, "getlist"):
             return data  # query strings and forms have no read-only fields to drop
-        return {key: value for key, value in data.items() if key not in read_only}
+        return {
+            key: clean_name(value) if key in NAME_FIELDS and isinstance(value, str) else value
+            for key, value in data.items()
+            if key not in read_only
+        }
 
 
 class ListArgs(StrictSchema):
