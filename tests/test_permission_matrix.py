@@ -99,10 +99,10 @@ def world(tmp_path_factory) -> World:
     return World(client, session_client, callers, ids)
 
 
-def _seed(client, headers: dict[str, str], tmp) -> dict[str, str]:
+def _seed(client, headers: dict[str, str], tmp, spaces=("", "local/")) -> dict[str, str]:
     """One object of every resource, alice's, in her personal space and in `local`."""
     ids: dict[str, str] = {}
-    for space in ("", "local/"):
+    for space in spaces:
 
         def post(word: str, body: dict, space: str = space) -> dict:
             made = client.post(f"/{space}{word}/", json=body, headers=headers)
