@@ -137,10 +137,15 @@ def make_private(path: str | Path) -> None:
     text = str(path)
     if text.startswith((":", "file:")) or not text:
         return
-    try:
-        os.close(os.open(text, os.O_RDWR | os.O_CREAT, DATABASE_MODE))
-    except OSError:
-        return  # read-only place or no folder: sqlite3.connect says so itself
+    # Never open an existing database here: closing any descriptor of a file drops every
+    # POSIX lock this process holds on it, the locks of other threads' SQLite connections.
+    if not os.path.exists(text):
+        try:
+            os.close(os.open(text, os.O_RDWR | os.O_CREAT | os.O_EXCL, DATABASE_MODE))
+        except FileExistsError:
+            pass  # another thread made it a moment ago, 0600 too
+        except OSError:
+            return  # read-only place or no folder: sqlite3.connect says so itself
     for name in (text, f"{text}-wal", f"{text}-shm"):
         try:
             mode = os.stat(name).st_mode
