@@ -87,6 +87,13 @@ def test_uploads_and_names_through_the_api_are_cleaned(server, tmp_path):
     assert blank.status_code == 400 and "name" in blank.json()["errors"]
     listed = httpx.get(server.url + f"datafiles/?dataset={uuid}", headers=api).json()
     assert [f["name"] for f in listed["results"]] == ["lightstif.fits"]
+    # The client looks a dataset up by the name it was given before making it: found.
+    found = httpx.get(server.url + "datasets/", params={"name": "\u202eM31"}, headers=api)
+    assert found.status_code == 200 and found.json()["count"] == 1
+    by_file = httpx.get(
+        server.url + "datafiles/", params={"name": "light\u202estif.fits"}, headers=api
+    )
+    assert by_file.json()["count"] == 1
 
 
 @pytest.mark.client
@@ -105,10 +112,20 @@ def test_the_real_client_uploads_a_file_named_with_a_bidi_control(server, arcsec
         "login", "--username", "obs", "--type", "upload", "--key", keys["upload_key"]
     )
     assert "Logged in" in login.stdout
-    run = arcsecond.run("upload", str(folder), "-d", "N1", "-t", telescope["uuid"], stdin="\n")
+    # The dataset named with an invisible character too: made as "N1", found again by it.
+    run = arcsecond.run(
+        "upload", str(folder), "-d", "N1\u200b", "-t", telescope["uuid"], stdin="\n"
+    )
     output = run.stdout + run.stderr
     assert "uploads succeeded: 3, skipped: 0, failed: 0" in output, output[-3000:]
-    dataset = httpx.get(server.url + "datasets/?name=N1", headers=api).json()["results"][0]
+    again = arcsecond.run(
+        "upload", str(folder), "-d", "N\u20661", "-t", telescope["uuid"], stdin="\n"
+    )
+    output = again.stdout + again.stderr
+    assert "uploads succeeded: 0, skipped: 3, failed: 0" in output, output[-3000:]
+    datasets = httpx.get(server.url + "datasets/?name=N1", headers=api).json()
+    assert datasets["count"] == 1  # one dataset for both runs
+    dataset = datasets["results"][0]
     files = httpx.get(server.url + f"datafiles/?dataset={dataset['uuid']}", headers=api).json()
     assert sorted(f["name"] for f in files["results"]) == [
         "m31_002.fits",

@@ -33,13 +33,26 @@ class StrictSchema(Schema):
     @pre_load
     def _ignore_read_only(self, data: Any, **_kwargs: Any) -> Any:
         read_only = {f.data_key or name for name, f in self.fields.items() if f.dump_only}
-        if not isinstance(data, Mapping) or hasattr(data, "getlist"):
-            return data  # query strings and forms have no read-only fields to drop
+        if hasattr(data, "getlist"):
+            return _clean_query_names(data)  # no read-only fields in queries and forms
+        if not isinstance(data, Mapping):
+            return data
         return {
             key: clean_name(value) if key in NAME_FIELDS and isinstance(value, str) else value
             for key, value in data.items()
             if key not in read_only
         }
+
+
+def _clean_query_names(data: Any) -> Any:
+    """A `?name=` filter cleaned as names are stored: the client's `GET datasets/?name=N`
+    must find the dataset its `POST {"name": N}` made, or each run makes another."""
+    if not any(key in NAME_FIELDS for key in data):
+        return data
+    cleaned = data.copy()
+    for key in NAME_FIELDS & set(data):
+        cleaned.setlist(key, [clean_name(v) for v in data.getlist(key)])
+    return cleaned
 
 
 class ListArgs(StrictSchema):
