@@ -94,7 +94,11 @@ def _check_storage(settings: Mapping[str, Any]) -> None:
 def prepare_data_dir(settings: dict[str, Any]) -> None:
     """Create the data folders and the secret key on first start."""
     data_dir = Path(settings["DATA_DIR"])
-    data_dir.mkdir(parents=True, exist_ok=True)
+    # Only its owner lists or enters it (the database, the secret key, backups). With
+    # X-Accel-Redirect, nginx's own user must pass through it to files/: 0711.
+    data_dir.mkdir(
+        parents=True, exist_ok=True, mode=0o711 if settings["X_ACCEL_REDIRECT"] else 0o700
+    )
     Path(settings["FILES_DIR"]).mkdir(parents=True, exist_ok=True)
     Path(settings["DATABASE"]).parent.mkdir(parents=True, exist_ok=True)
     if not settings["SECRET_KEY"]:

@@ -239,3 +239,33 @@ def test_a_verb_the_route_lacks_on_a_foreign_portal_is_404_like_get(client, alic
 def test_public_routes_still_answer_405_to_a_verb_they_lack(client, path):
     response = client.put(path, json={})
     assert response.status_code == 405 and response.headers["Allow"]
+
+
+def test_a_body_that_is_not_json_is_a_400_not_a_silent_no_op(client, alice):
+    made = client.post("/datasets/", json={"name": "d"}, headers=alice.api).json
+    url = f"/datasets/{made['uuid']}/"
+    sent = client.patch(url, data='{"name": "e"}', content_type="text/plain", headers=alice.api)
+    assert sent.status_code == 400 and "application/json" in sent.json["detail"]
+    assert "json" in sent.json["errors"]
+    assert client.get(url, headers=alice.api).json["name"] == "d"
+    created = client.post("/datasets/", data="name=x", headers=alice.api)
+    assert created.status_code == 400 and "JSON" in created.json["detail"]
+
+
+@pytest.mark.parametrize("body", [None, ""])
+def test_a_patch_without_a_body_changes_nothing(client, alice, body):
+    made = client.post("/datasets/", json={"name": "d"}, headers=alice.api).json
+    url = f"/datasets/{made['uuid']}/"
+    kwargs = {} if body is None else {"data": body, "content_type": "application/json"}
+    answer = client.patch(url, headers=alice.api, **kwargs)
+    assert answer.status_code == 200 and answer.json == made
+
+
+def test_the_document_says_which_routes_need_no_key(client):
+    doc = client.get("/openapi.json").json
+    assert doc["security"] == [{"ApiKey": []}]
+    for path in ("/datapackages/", "/{subdomain}/datapackages/{uuid}/archive/"):
+        assert doc["paths"][path]["get"]["security"] == [{}, {"ApiKey": []}]
+    assert "security" not in doc["paths"]["/datasets/"]["get"]
+    root = doc["paths"]["/"]["get"]["responses"]["200"]["content"]
+    assert set(root) == {"application/json", "text/html"}

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from flask.cli import AppGroup, with_appcontext
 from werkzeug.security import generate_password_hash
@@ -14,19 +16,63 @@ orgs = AppGroup("orgs", help="Organisations and their members.")
 _LOCAL_CREATED = "Created the organisation 'local' (portal /local/...), owned by {username}."
 
 
+_HISTORY_WARNING = (
+    "Warning: a password given with --password lands in your shell history and in the"
+    " process list; leave it out to be asked for it, or use --password-file."
+)
+
+
 @users.command("create")
 @click.argument("username")
 @click.option("--email", default="", help="Email address.")
-@click.option("--password", default=None, help="Password for the browseable pages.")
+@click.option(
+    "--password",
+    default=None,
+    help="Password for the browseable pages (seen in shell history: prefer the prompt).",
+)
+@click.option(
+    "--password-file",
+    type=click.File("r"),
+    default=None,
+    help="Read the password from the first line of this file ('-': standard input).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print only the keys, as JSON.")
-def users_create(username: str, email: str, password: str | None, as_json: bool) -> None:
-    """Create an account and print its two keys (the first account also owns `local`)."""
+def users_create(
+    username: str, email: str, password: str | None, password_file, as_json: bool
+) -> None:
+    """Create an account and print its two keys (the first account also owns `local`).
+
+    On a terminal, without --password or --password-file, asks for the password (hidden,
+    twice; empty for none: keys only). Without a terminal (scripts), no password is set.
+    """
+    password = _password(password, password_file)
     password_hash = generate_password_hash(password) if password else None
     with database() as conn:
         account = organisations.create_account(conn, username, email, password_hash)
     print_keys(account, as_json)
     if account["local"] and not as_json:
         click.echo(_LOCAL_CREATED.format(username=account["username"]))
+
+
+def _password(given: str | None, source) -> str | None:
+    if given is not None and source is not None:
+        raise click.UsageError("Give --password or --password-file, not both.")
+    if given is not None:
+        click.echo(_HISTORY_WARNING, err=True)
+        return given
+    if source is not None:
+        return source.readline().rstrip("\r\n") or None
+    if not sys.stdin.isatty():
+        return None
+    entered = click.prompt(
+        "Password (empty for none)",
+        default="",
+        show_default=False,
+        hide_input=True,
+        confirmation_prompt=True,
+        err=True,
+    )
+    return entered or None
 
 
 @users.command("rotate-keys")

@@ -54,9 +54,21 @@ def check_subdomain(subdomain: str) -> None:
         )
 
 
+def clean_name(text: str) -> str:
+    """`text` without its invisible format characters (Unicode category Cf): the
+    bidirectional controls (U+202A-202E, U+2066-2069), which make `evil\u202eSTIF.exe`
+    show as `evilexe.FITS`, the zero-width ones (U+200B-200F, U+2060, U+FEFF) and the rest.
+    Removed rather than refused (docs/API.md §8): the real client aborts a night's upload
+    at its second refusal, and a name is still the same name without them."""
+    if text.isascii():
+        return text
+    return "".join(ch for ch in text if unicodedata.category(ch) != "Cf")
+
+
 def base_name(filename: str | None) -> str:
-    """The client's file name without any folder part; refuses names that are not one."""
-    name = (filename or "").replace("\\", "/").rsplit("/", 1)[-1].strip()
+    """The client's file name without any folder part or invisible format characters;
+    refuses names that are not one."""
+    name = clean_name((filename or "").replace("\\", "/").rsplit("/", 1)[-1]).strip()
     if name in ("", ".", ".."):
         raise Invalid("The file needs a name.", {"file": ["The file has no usable name."]})
     if any(unicodedata.category(ch) == "Cc" for ch in name):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
+import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -180,12 +182,44 @@ MIGRATIONS: list[Migration] = [
 ]
 
 
+# The database holds key and password hashes: only its owner reads it. SQLite gives the
+# -wal and -shm files the database file's own mode.
+DATABASE_MODE = 0o600
+
+
+def make_private(path: str | Path) -> None:
+    """Create the database file 0600 if it does not exist yet (SQLite would make it 0644
+    under the usual umask), and take group and other bits off an existing one and its
+    -wal/-shm (an older install made them world-readable). Not for ":memory:" or URIs."""
+    text = str(path)
+    if text.startswith((":", "file:")) or not text:
+        return
+    # Never open an existing database here: closing any descriptor of a file drops every
+    # POSIX lock this process holds on it, the locks of other threads' SQLite connections.
+    if not os.path.exists(text):
+        try:
+            os.close(os.open(text, os.O_RDWR | os.O_CREAT | os.O_EXCL, DATABASE_MODE))
+        except FileExistsError:
+            pass  # another thread made it a moment ago, 0600 too
+        except OSError:
+            return  # read-only place or no folder: sqlite3.connect says so itself
+    for name in (text, f"{text}-wal", f"{text}-shm"):
+        try:
+            mode = os.stat(name).st_mode
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            os.chmod(name, stat.S_IMODE(mode) & ~0o077)
+
+
 def connect(path: str | Path) -> sqlite3.Connection:
-    """Open a connection with the pragmas every connection needs.
+    """Open a connection with the pragmas every connection needs, on a database file
+    only its owner can read (make_private).
 
     Autocommit mode (isolation_level=None): writes open their own transaction with
     `transaction()`, so a request never holds a lock it did not ask for.
     """
+    make_private(path)
     conn = sqlite3.connect(
         path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
     )

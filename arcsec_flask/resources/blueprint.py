@@ -19,7 +19,8 @@ import flask_smorest
 from flask import Request, request
 from flask.views import MethodView
 from marshmallow import Schema
-from webargs.flaskparser import FlaskParser
+from marshmallow.utils import missing
+from webargs.flaskparser import FlaskParser, is_json_request
 from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.routing import Rule as UrlRule
 
@@ -61,6 +62,15 @@ class StrictParser(FlaskParser):
     def _raw_load_json(self, req: Request) -> Any:
         # The C decoder recurses once per nesting level; a string may hold a lone UTF-16
         # surrogate, which SQLite cannot store. Both are the client's error, not ours.
+        body = req.get_data(cache=True)  # capped before the view (web/multipart.py)
+        if not body.strip():
+            return missing  # no body: nothing to change (a PATCH of nothing is a no-op)
+        if not is_json_request(req):
+            # Read as no body, it would be a silent no-op that drops every field sent.
+            raise Invalid(
+                "Send the body as JSON, with Content-Type: application/json.",
+                {"json": [f"Not JSON: {req.mimetype or 'no Content-Type'}."]},
+            )
         try:
             data = super()._raw_load_json(req)
         except RecursionError:
@@ -193,6 +203,10 @@ class Blueprint(flask_smorest.Blueprint):
         for status in sorted(error_statuses(name, endpoint, method, rule, doc)):
             if status not in responses:
                 responses[status] = [http.HTTPStatus(status).name]
+        access = auth.rule_for(name, f"{name}.{endpoint}", method)
+        if access is not None and access.anonymous:
+            # Public objects are read without a key too (docs/API.md §6): the key is optional.
+            doc.setdefault("manual_doc", {})["security"] = [{}, {"ApiKey": []}]
         if method == "GET" and _answers_json(doc):
             page = {"description": "The browseable page (`?format=api`, or a browser)."}
             page.update(schema={"type": "string"}, content_type=HTML)

@@ -9,7 +9,7 @@ from ..repo import datasets
 from ..services import previews
 from ..web.storage import get_backend
 from .blueprint import Blueprint
-from .fields import CommaTags, Tags, UUIDString, not_blank
+from .fields import TEXT_MAX, CommaTags, Tags, UUIDString, not_blank
 from .schemas import ListArgs, StrictSchema, page_schema
 from .views import OwnedCollection, OwnedItem
 
@@ -19,7 +19,7 @@ blp = Blueprint("datasets", __name__, description="Datasets.")
 class DatasetSchema(StrictSchema):
     uuid = fields.String(dump_only=True)
     name = fields.String(required=True, validate=[not_blank, validate.Length(max=500)])
-    description = fields.String()
+    description = fields.String(validate=validate.Length(max=TEXT_MAX))
     telescope = UUIDString(allow_none=True)
     tags = Tags()
     data_files_count = fields.Integer(dump_only=True)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
-from marshmallow import ValidationError, fields
+from marshmallow import ValidationError, fields, validate
 
 from ..domain.ids import canonical_uuid
+
+# Free text limits (docs/API.md §5), in characters. Names are 200 or 500 (as each schema
+# says); descriptions and notes TEXT_MAX; a tag TAG_MAX, and at most TAGS_MAX of them.
+TEXT_MAX = 100_000
+TAG_MAX = 100
+TAGS_MAX = 1000
 
 
 class UUIDString(fields.String):
@@ -25,7 +31,9 @@ def not_blank(value: str) -> None:
 
 class Tags(fields.List):
     def __init__(self, **kwargs):
-        super().__init__(fields.String(validate=not_blank), **kwargs)
+        kwargs.setdefault("validate", validate.Length(max=TAGS_MAX))
+        tag = fields.String(validate=[not_blank, validate.Length(max=TAG_MAX)])
+        super().__init__(tag, **kwargs)
 
 
 class CommaTags(fields.Field):
@@ -36,4 +44,9 @@ class CommaTags(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         values = value if isinstance(value, list) else [value]
         tags = [t.strip() for v in values for t in str(v).split(",")]
-        return [t for t in tags if t]
+        tags = [t for t in tags if t]
+        if len(tags) > TAGS_MAX:
+            raise ValidationError(f"At most {TAGS_MAX} tags.")
+        if any(len(t) > TAG_MAX for t in tags):
+            raise ValidationError(f"A tag has at most {TAG_MAX} characters.")
+        return tags

@@ -7,7 +7,12 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, fields, pre_load, validate
 
+from ..domain.names import clean_name
 from .fields import UUIDString, not_blank
+
+# Body fields that name something: their invisible format characters (bidirectional
+# controls, zero-width spaces) are removed before validation (domain/names.clean_name).
+NAME_FIELDS = frozenset({"name", "alias"})
 
 # How the document shows a UUID: the JSON form is the lower-case hyphenated one; bodies
 # and filters also take upper case (UUIDString lowers it), paths only the canonical form.
@@ -28,9 +33,26 @@ class StrictSchema(Schema):
     @pre_load
     def _ignore_read_only(self, data: Any, **_kwargs: Any) -> Any:
         read_only = {f.data_key or name for name, f in self.fields.items() if f.dump_only}
-        if not read_only or not isinstance(data, Mapping) or hasattr(data, "getlist"):
-            return data  # query strings and forms have no read-only fields to drop
-        return {key: value for key, value in data.items() if key not in read_only}
+        if hasattr(data, "getlist"):
+            return _clean_query_names(data)  # no read-only fields in queries and forms
+        if not isinstance(data, Mapping):
+            return data
+        return {
+            key: clean_name(value) if key in NAME_FIELDS and isinstance(value, str) else value
+            for key, value in data.items()
+            if key not in read_only
+        }
+
+
+def _clean_query_names(data: Any) -> Any:
+    """A `?name=` filter cleaned as names are stored: the client's `GET datasets/?name=N`
+    must find the dataset its `POST {"name": N}` made, or each run makes another."""
+    if not any(key in NAME_FIELDS for key in data):
+        return data
+    cleaned = data.copy()
+    for key in NAME_FIELDS & set(data):
+        cleaned.setlist(key, [clean_name(v) for v in data.getlist(key)])
+    return cleaned
 
 
 class ListArgs(StrictSchema):
@@ -72,8 +94,10 @@ class ErrorSchema(Schema):
 
 def field_rules(_converter: Any, field: fields.Field, **_kwargs: Any) -> dict[str, Any]:
     """What the marshmallow plugin cannot see in our own fields and validators: a UUID
-    reference is a UUID, and a `not_blank` string has a character that is not a space."""
-    rules: dict[str, Any] = {}
+    reference is a UUID, and a `not_blank` string has a character that is not a space. A
+    field may also say what it is itself, in an `OPENAPI` mapping (e.g. a list written as
+    UUIDs and read as objects)."""
+    rules: dict[str, Any] = dict(getattr(field, "OPENAPI", {}))
     if isinstance(field, UUIDString):
         rules.update(format="uuid", pattern=UUID_PATTERN)
     validators = field.validators if isinstance(field.validators, list | tuple) else []

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import ClassVar
 
 from marshmallow import fields, validate
 
 from ..repo import targetlists
 from .blueprint import Blueprint
 from .fields import UUIDString, not_blank
-from .schemas import ListArgs, StrictSchema, page_schema
+from .schemas import UUID_PATTERN, ListArgs, StrictSchema, page_schema
 from .targets import TargetSchema
 from .views import OwnedCollection, OwnedItem
 
@@ -28,6 +29,16 @@ class TargetRef(UUIDString):
 
 class TargetRefs(fields.List):
     """Written as target UUIDs, in order; read as the target objects, in that order."""
+
+    # Either, in the document: a body may also send the objects back as it read them.
+    OPENAPI: ClassVar[dict] = {
+        "items": {
+            "anyOf": [
+                {"type": "string", "format": "uuid", "pattern": UUID_PATTERN},
+                {"$ref": "#/components/schemas/Target"},
+            ]
+        }
+    }
 
     def __init__(self, **kwargs):
         kwargs.setdefault("metadata", {"description": "Target UUIDs; read: the targets."})

@@ -39,6 +39,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from ..repo.sqlite import make_private
+
 FORMAT = "arcsec-flask-backup"
 VERSION = 1
 DATABASE = "arcsec.sqlite3"
@@ -304,6 +306,7 @@ def read_manifest(backup_dir: Path) -> Entries:
 def _snapshot(database: Path, target: Path) -> None:
     source = sqlite3.connect(database, timeout=30)
     try:
+        make_private(target)  # 0600: it holds key and password hashes (SQLite makes 0644)
         copy = sqlite3.connect(target)
         try:
             source.backup(copy, pages=-1)  # one step: one read transaction, one instant
