@@ -96,10 +96,27 @@ def downloads(url: str, api: dict[str, str]) -> dict[str, str]:
     return found
 
 
-def test_the_database_replicates_and_restores_onto_a_new_machine(s3_bucket, tmp_path):
+def files_in(bucket, storage: str) -> dict[str, str]:
+    """The app's settings for its stored files: the data folder, or the replica's bucket."""
+    if storage == "file":
+        return {}
+    return {
+        **bucket.server.env,
+        "ARCSEC_STORAGE": "s3",
+        "ARCSEC_S3_ENDPOINT_URL": bucket.server.endpoint,
+        "ARCSEC_S3_BUCKET": bucket.name,
+        "ARCSEC_S3_PRESIGN_SECONDS": "0",  # downloads streamed, so sha256 of the API's bytes
+    }
+
+
+@pytest.mark.parametrize("storage", ["file", "s3"])
+def test_the_database_replicates_and_restores_onto_a_new_machine(s3_bucket, tmp_path, storage):
+    """With `s3` the frames are objects of the bucket the database replicates to (its `db/`
+    prefix holds the replica): the new machine gets nothing but the restored database and
+    the same settings, and serves the same bytes."""
     exe = litestream_binary()
     old, new = tmp_path / "old" / "data", tmp_path / "new" / "data"
-    server = start_gunicorn(old)
+    server = start_gunicorn(old, extra_env=files_in(s3_bucket, storage))
     replicating = None
     try:
         keys = server.new_user("vera")
@@ -145,15 +162,22 @@ def test_the_database_replicates_and_restores_onto_a_new_machine(s3_bucket, tmp_
             replicating.wait(timeout=30)
 
     # The new machine: an empty data folder, the database from the bucket, the files copied
-    # alongside (they are not in the bucket yet), then the server started as usual.
+    # alongside when they lived in the old data folder, then the server started as usual.
     new.mkdir(parents=True)
     done = restore(exe, litestream_env(s3_bucket, new))
     assert done.returncode == 0, done.stderr
     again = restore(exe, litestream_env(s3_bucket, new))  # -if-db-not-exists: a no-op
     assert again.returncode == 0, again.stderr
     assert rows(new / "arcsec.sqlite3") == expected
-    shutil.copytree(old / "files", new / "files")
-    restarted = start_gunicorn(new)
+    if storage == "file":
+        shutil.copytree(old / "files", new / "files")
+    else:
+        on_disk = [p for p in (old / "files").rglob("*") if p.is_file()]
+        assert on_disk == [], on_disk  # every frame is an object: nothing to carry over
+        listed = s3_bucket.client.list_objects_v2(Bucket=s3_bucket.name).get("Contents", [])
+        frames_stored = [o["Key"] for o in listed if o["Key"].startswith(f"{dataset}/")]
+        assert len(frames_stored) == 3, listed
+    restarted = start_gunicorn(new, extra_env=files_in(s3_bucket, storage))
     try:
         assert downloads(restarted.url, server.api) == served  # the same API key works
         assert sorted(served.values()) == sorted(
