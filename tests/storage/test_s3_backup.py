@@ -147,3 +147,22 @@ def test_a_restore_names_the_objects_the_bucket_lacks(tmp_path, s3_bucket):
 
 def _objects(bucket) -> list[dict]:
     return bucket.client.list_objects_v2(Bucket=bucket.name).get("Contents", [])
+
+
+def test_a_backup_from_an_unreachable_bucket_fails_whole_and_says_why(tmp_path, s3_bucket):
+    from tests.support.servers import free_port
+
+    app = s3_app(tmp_path / "data", s3_bucket)
+    conn = connect(app.config["DATABASE"])
+    created = accounts.create(conn, "alice", "alice@example.org", None)
+    conn.close()
+    user = User("alice", created["api_key"], created["upload_key"], created)
+    client = app.test_client()
+    dataset = client.post("/datasets/", json={"name": "M31"}, headers=user.api).json["uuid"]
+    upload(client, user, dataset, "a.txt", b"a" * 2000)
+    closed = {**s3_bucket.settings, "S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
+    away = create_app({"DATA_DIR": str(tmp_path / "data"), "TESTING": True, **closed})
+    done = away.test_cli_runner().invoke(args=["backup", str(tmp_path / "b1"), "--with-files"])
+    assert done.exit_code == 1 and "Traceback" not in done.output
+    assert "file storage (S3) cannot be reached" in done.output
+    assert list(tmp_path.glob("*b1*")) == []  # no backup, not even its hidden .partial
