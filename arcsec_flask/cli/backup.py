@@ -1,5 +1,6 @@
 """Backups: `backup DEST [--with-files] [--previous PREV]`, `backup --verify BACKUP`,
-`restore BACKUP` (docs/operations.md)."""
+`restore BACKUP` (docs/operations.md). Under S3 storage `--with-files` copies the
+bucket's objects, and `restore` restores the database against the files in the bucket."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from ..domain.errors import ArcsecError
 from ..services import backup as backups
+from ..web.storage import get_backend
 
 
 def _report(summary: dict) -> None:
@@ -22,7 +25,9 @@ def _report(summary: dict) -> None:
 @click.command("backup")
 @with_appcontext
 @click.argument("dest", type=click.Path(path_type=Path))
-@click.option("--with-files", is_flag=True, help="Copy the stored files too.")
+@click.option(
+    "--with-files", is_flag=True, help="Copy the stored files too (from the bucket under S3)."
+)
 @click.option(
     "--previous",
     type=click.Path(path_type=Path, exists=True, file_okay=False),
@@ -34,6 +39,7 @@ def _report(summary: dict) -> None:
 def backup_command(dest: Path, with_files: bool, previous: Path | None, verify_only: bool) -> None:
     """A consistent copy of the database (and files) taken while the server runs."""
     config = current_app.config
+    backend = get_backend()
     try:
         if verify_only:
             _report(backups.verify(dest))
@@ -46,9 +52,10 @@ def backup_command(dest: Path, with_files: bool, previous: Path | None, verify_o
                 with_files=with_files,
                 previous=previous,
                 secret_key=Path(config["DATA_DIR"]) / "secret_key",
+                stored=backend.open if backend.kind == "s3" else None,
             )
         )
-    except backups.BackupError as error:
+    except (backups.BackupError, ArcsecError) as error:  # ArcsecError: S3 unreachable
         raise click.ClickException(str(error)) from error
 
 
@@ -56,8 +63,10 @@ def backup_command(dest: Path, with_files: bool, previous: Path | None, verify_o
 @with_appcontext
 @click.argument("backup_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
 def restore_command(backup_dir: Path) -> None:
-    """Bring a backup back into this (empty) data folder, verifying every file."""
+    """Bring a backup back into this (empty) data folder, verifying every file (under S3:
+    the database only, checked against the objects in the bucket)."""
     config = current_app.config
+    backend = get_backend()
     try:
         _report(
             backups.restore(
@@ -65,7 +74,8 @@ def restore_command(backup_dir: Path) -> None:
                 Path(config["DATA_DIR"]),
                 files_dir=Path(config["FILES_DIR"]),
                 database=Path(config["DATABASE"]),
+                bucket=backend if backend.kind == "s3" else None,
             )
         )
-    except backups.BackupError as error:
+    except (backups.BackupError, ArcsecError) as error:
         raise click.ClickException(str(error)) from error

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from flask import current_app, g, redirect, request, send_file, url_for
+from flask import current_app, g, request, send_file, url_for
 from flask.views import MethodView
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate
@@ -17,7 +17,7 @@ from ..headers.model import FRAME_TYPES
 from ..repo import datafiles
 from ..services import calibrations, previews, uploads
 from ..web.db import get_db
-from ..web.downloads import MISSING, send_object
+from ..web.downloads import MISSING, presigned_redirect, send_object
 from ..web.storage import get_backend
 from .blueprint import Blueprint
 from .fields import CommaTags, Tags, UUIDString
@@ -320,9 +320,7 @@ def _send_object(backend, found: dict, disposition: str):
             found["content_type"],
             disposition,
         )
-    response = redirect(url, 302)
-    response.headers["Cache-Control"] = "private, no-store"  # the URL soon expires
-    return response
+    return presigned_redirect(backend, found["storage_path"], url)
 
 
 def _disposition(name: str) -> str:

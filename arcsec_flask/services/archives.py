@@ -18,6 +18,7 @@ date in the zip is the upload date, fixed, so that a regenerated stream has the 
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator
@@ -29,13 +30,18 @@ from typing import Any
 from zipstream import ZIP_STORED, ZipStream
 from zipstream.ng import ZipStreamInfo
 
+from ..domain.errors import NotFound
 from ..storage import Readable
 
 CHUNK = 1024 * 1024
 
 
-class ArchiveChanged(Exception):
-    """A stored file changed or vanished after the archive was described."""
+class ArchiveChanged(NotFound):
+    """A stored file changed or vanished after the archive was described (a 404 when
+    found before the first byte is sent, as the single file's missing bytes are)."""
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(f"A stored file of this package is missing or changed: {detail}")
 
 
 @dataclass(frozen=True)
@@ -110,9 +116,18 @@ class Archive:
     def iter_bytes(self, start: int = 0, end: int | None = None) -> Iterator[bytes]:
         """Bytes [start, end) of the zip, in chunks of about 1 MiB.
 
-        zipstream-ng yields 64 KiB pieces; they are gathered into 1 MiB chunks, so that the
-        server makes a sixteenth of the writes (measured in bench/archive.py).
+        The first chunk is made before this returns, so that a store that cannot be read
+        at the start (a bucket unreachable: StorageUnavailable, a 503; a file gone:
+        ArchiveChanged, a 404) is an error answer, not a 200 cut short. Later failures
+        can only cut the stream (its Content-Length tells the client, which resumes).
         """
+        chunks = self._chunks(start, end)
+        first = next(chunks, None)
+        return itertools.chain(() if first is None else (first,), chunks)
+
+    def _chunks(self, start: int, end: int | None) -> Iterator[bytes]:
+        """zipstream-ng yields 64 KiB pieces; they are gathered into 1 MiB chunks, so that
+        the server makes a sixteenth of the writes (measured in bench/archive.py)."""
         end = self.size if end is None else min(end, self.size)
         position = 0
         pending = bytearray()

@@ -21,6 +21,13 @@ rewritten, only deleted: a file deleted after the snapshot is reported as `vanis
 
 The backup is built under a hidden temporary name next to `dest` and renamed at the end, so
 a folder named like a backup is always a whole one.
+
+With S3 storage the files are read from the bucket (`stored`: a reader per storage path)
+into the same `files/` folder, hashed as they are written, and `--previous` links what
+the earlier backup holds unchanged, so a nightly backup downloads only the night's new
+objects. A restore under S3 (`bucket`) restores the database and checks the bucket holds
+every file the rows name (one listing: sizes); the files stay in the bucket, and any that
+is missing there is brought back from a backup's files/ with migrate-storage.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from pathlib import Path
 from typing import Any
 
 from ..repo.sqlite import make_private
+from ..storage import Backend, Readable
 
 FORMAT = "arcsec-flask-backup"
 VERSION = 1
@@ -55,6 +63,8 @@ CHUNK = 1 << 20
 
 Progress = Callable[[int, int], None]  # (files done, files in all)
 Entries = dict[str, tuple[int, str]]  # storage_path -> (size, sha256)
+# A reader of the stored file at a storage path; FileNotFoundError when it is gone.
+Opener = Callable[[str], Readable]
 
 
 class BackupError(Exception):
@@ -94,13 +104,15 @@ def backup(
     previous: Path | None = None,
     progress: Progress | None = None,
     secret_key: Path | None = None,
+    stored: Opener | None = None,
 ) -> dict[str, Any]:
     """Back up the database (and with `with_files` the stored files) into the new folder
     `dest`, while the server runs.
 
     A file whose storage path, size and sha256 match the manifest of the backup
     `previous` is hard-linked from there (copied when the link fails, e.g. across file
-    systems); the others are copied and hashed on the way. `secret_key` defaults to
+    systems); the others are copied and hashed on the way, read from `files_dir` or,
+    when given, through `stored` (the objects of an S3 bucket). `secret_key` defaults to
     `secret_key` next to the database. Returns the summary also written to backup.json;
     `ok` is False when the snapshot fails its integrity check or a stored file does not
     match its row (both are still backed up: it may be the best copy there is).
@@ -138,8 +150,9 @@ def backup(
         vanished: list[str] = []
         mismatched: list[str] = []
         if with_files:
+            opener = stored or (lambda path: (files_dir / path).open("rb"))
             counts, vanished, mismatched = _copy_files(
-                entries, files_dir, work / FILES, earlier, progress
+                entries, opener, work / FILES, earlier, progress
             )
         summary = {
             "format": FORMAT,
@@ -225,6 +238,7 @@ def restore(
     files_dir: Path | None = None,
     database: Path | None = None,
     progress: Progress | None = None,
+    bucket: Backend | None = None,
 ) -> dict[str, Any]:
     """Bring a backup back into an empty data folder.
 
@@ -237,6 +251,10 @@ def restore(
     and `mismatched` list what is wrong. The database is renamed into place last, so an
     interrupted restore never leaves a server-ready folder. `ok` is True when every row
     has its file, intact (files that `vanished` during the backup aside).
+
+    With `bucket` (S3 storage) only the database (and secret key) is restored: the files
+    stay in the bucket, which must hold every one the rows name, at its size (one
+    listing; `missing` and `mismatched` list the others; nothing is hashed).
     """
     started = time.monotonic()
     backup_dir, data_dir = Path(backup_dir), Path(data_dir)
@@ -244,13 +262,17 @@ def restore(
     database = Path(database) if database is not None else data_dir / DATABASE
     summary = read_summary(backup_dir)
     entries = read_manifest(backup_dir)
-    _refuse_unless_empty(backup_dir, database, files_dir, data_dir, summary["with_files"])
+    copy_files = summary["with_files"] and bucket is None
+    _refuse_unless_empty(backup_dir, database, files_dir, data_dir, copy_files)
     database.parent.mkdir(parents=True, exist_ok=True)
-    files_dir.mkdir(parents=True, exist_ok=True)
+    if bucket is None:
+        files_dir.mkdir(parents=True, exist_ok=True)
     pending = database.with_name(database.name + ".restoring")
     try:
         _restore_database(backup_dir / DATABASE, pending, summary, entries)
-        if summary["with_files"]:
+        if bucket is not None:
+            found = _check_bucket(entries, bucket)
+        elif copy_files:
             found = _restore_files(entries, backup_dir / FILES, files_dir, progress)
         else:
             found = _check_files(entries, files_dir, progress)
@@ -267,7 +289,8 @@ def restore(
         "database": str(database),
         "database_bytes": database.stat().st_size,
         "schema_version": summary["schema_version"],
-        "files_dir": str(files_dir),
+        "files_dir": str(files_dir) if bucket is None else None,
+        "files_in_bucket": bucket is not None,
         "with_files": summary["with_files"],
         "files": len(entries),
         **found,
@@ -375,7 +398,7 @@ def _refuse_unless_empty(
 
 def _copy_files(
     entries: Entries,
-    files_dir: Path,
+    opener: Opener,
     target: Path,
     previous: tuple[Path, Entries] | None,
     progress: Progress | None,
@@ -393,7 +416,7 @@ def _copy_files(
             counts["bytes_linked"] += size
             continue
         try:
-            got = _copy(files_dir / path, copy, BACKUP_MODE)
+            got = _copy_from(opener(path), copy, BACKUP_MODE)
         except FileNotFoundError:
             vanished.append(path)  # deleted since the snapshot
             continue
@@ -479,6 +502,24 @@ def _check_files(entries: Entries, root: Path, progress: Progress | None) -> dic
     }
 
 
+def _check_bucket(entries: Entries, bucket: Backend) -> dict[str, Any]:
+    """Every row's object present in the bucket at its size, from one listing."""
+    listed = bucket.inventory()
+    missing = [path for path in entries if path not in listed]
+    mismatched = [
+        path for path, (size, _) in entries.items() if path in listed and listed[path].size != size
+    ]
+    found = [path for path in entries if path in listed]
+    return {
+        "restored": 0,
+        "bytes_restored": 0,
+        "checked": len(found),
+        "bytes_checked": sum(listed[path].size for path in found),
+        "missing": missing,
+        "mismatched": mismatched,
+    }
+
+
 def _walk(root: Path) -> Iterator[str]:
     """Relative paths of the stored files under `root`, upload parts excluded."""
     for folder, dirs, names in os.walk(root):
@@ -493,15 +534,19 @@ def _walk(root: Path) -> Iterator[str]:
 
 def _copy(source: Path, target: Path, mode: int) -> tuple[int, str]:
     """Copy and fsync, hashing on the way: (size, sha256 hex) of what was copied."""
+    return _copy_from(source.open("rb"), target, mode)
+
+
+def _copy_from(reader: Readable, target: Path, mode: int) -> tuple[int, str]:
+    """Copy what `reader` gives (closing it) to `target`, fsynced, hashed on the way."""
     digest, size = hashlib.sha256(), 0
-    buffer = memoryview(bytearray(CHUNK))
-    with source.open("rb") as reader:
+    with reader:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
         with os.fdopen(fd, "wb") as writer:
-            while count := reader.readinto(buffer):
-                digest.update(buffer[:count])
-                writer.write(buffer[:count])
-                size += count
+            while chunk := reader.read(CHUNK):
+                digest.update(chunk)
+                writer.write(chunk)
+                size += len(chunk)
             writer.flush()
             os.fsync(writer.fileno())
     os.chmod(target, mode)  # the mode given to os.open is masked by the umask

@@ -41,14 +41,23 @@ CHECKSUM_KEY = "sha256"  # the object metadata (x-amz-meta-sha256) migrate-stora
 
 
 class StorageUnavailable(ArcsecError):
-    """The bucket could not be written (unreachable, refused): a 503, nothing kept."""
+    """The bucket could not be written or read (unreachable, refused, no credentials): a
+    503. An upload keeps nothing; a read (download, preview, package) sends nothing."""
 
     status = 503
 
-    def __init__(self, error: Exception) -> None:
-        super().__init__(
-            f"The server's file storage (S3) failed: the file was not stored ({error})."
-        )
+    def __init__(self, error: Exception, reading: bool = False) -> None:
+        if reading:
+            # The error itself (endpoint, bucket, key) is logged, not shown: anyone with
+            # read access, even to a public package, would otherwise learn them.
+            log.warning("Reading from the S3 bucket failed: %s", error)
+            detail = (
+                "The server's file storage (S3) cannot be reached: the file cannot be read "
+                "now. Try again later."
+            )
+        else:
+            detail = f"The server's file storage (S3) failed: the file was not stored ({error})."
+        super().__init__(detail)
 
 
 def _unavailable(error: Exception) -> Exception:
@@ -57,6 +66,38 @@ def _unavailable(error: Exception) -> Exception:
     if isinstance(error, (BotoCoreError, ClientError)):
         return StorageUnavailable(error)
     return error
+
+
+def _read_failures() -> tuple[type[Exception], ...]:
+    """What a read of the bucket raises when the bucket, not the object, is the problem:
+    botocore's errors (a missing object is sorted out before), and those urllib3 or the
+    socket raise while a body streams."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from urllib3.exceptions import HTTPError
+
+    return (BotoCoreError, ClientError, HTTPError, ConnectionError, TimeoutError)
+
+
+class _Body:
+    """An object's streaming body whose read errors are StorageUnavailable."""
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+
+    def read(self, size: int = -1, /) -> bytes:
+        try:
+            return bytes(self._body.read(None if size < 0 else size))
+        except _read_failures() as error:
+            raise StorageUnavailable(error, reading=True) from error
+
+    def close(self) -> None:
+        self._body.close()
+
+    def __enter__(self) -> _Body:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
 
 _NOT_STORED = (f"{TMP}/", f"{LOST_FOUND}/")
@@ -233,16 +274,22 @@ class S3Backend(Backend):
         return S3Writer(self, relative)
 
     def _get(self, relative: str, **extra: Any) -> Any:
+        """GetObject; FileNotFoundError when missing, None when a Range starts past the
+        end, StorageUnavailable when the bucket cannot be read."""
         try:
             return self.client.get_object(Bucket=self.bucket, Key=relative, **extra)
         except _client_error() as error:
             if _code(error) in MISSING:
                 raise FileNotFoundError(relative) from error
-            raise
+            if "Range" in extra and _code(error) == "InvalidRange":
+                return None
+            raise StorageUnavailable(error, reading=True) from error
+        except _read_failures() as error:
+            raise StorageUnavailable(error, reading=True) from error
 
     def open(self, relative: str) -> Readable:
         found = self._get(relative)
-        return LimitedReader(found["Body"], found["ContentLength"])
+        return LimitedReader(_Body(found["Body"]), found["ContentLength"])
 
     def open_range(self, relative: str, start: int, length: int) -> Readable:
         if start < 0 or length < 0:
@@ -250,13 +297,10 @@ class S3Backend(Backend):
         if length == 0:
             self.size(relative)  # a missing object is still an error
             return LimitedReader(None, 0)
-        try:
-            found = self._get(relative, Range=f"bytes={start}-{start + length - 1}")
-        except _client_error() as error:
-            if _code(error) == "InvalidRange":  # starts at or past the end
-                return LimitedReader(None, 0)
-            raise
-        return LimitedReader(found["Body"], found["ContentLength"])
+        found = self._get(relative, Range=f"bytes={start}-{start + length - 1}")
+        if found is None:  # starts at or past the end
+            return LimitedReader(None, 0)
+        return LimitedReader(_Body(found["Body"]), found["ContentLength"])
 
     def _head(self, relative: str) -> dict[str, Any]:
         try:
@@ -264,7 +308,9 @@ class S3Backend(Backend):
         except _client_error() as error:
             if _code(error) in MISSING:
                 raise FileNotFoundError(relative) from error
-            raise
+            raise StorageUnavailable(error, reading=True) from error
+        except _read_failures() as error:
+            raise StorageUnavailable(error, reading=True) from error
 
     def size(self, relative: str) -> int:
         return int(self._head(relative)["ContentLength"])
@@ -348,9 +394,14 @@ class S3Backend(Backend):
             params["ResponseContentDisposition"] = disposition
         if content_type:
             params["ResponseContentType"] = content_type
-        return self.client.generate_presigned_url(
-            "get_object", Params=params, ExpiresIn=expires_s or self.presign_seconds
-        )
+        try:  # no request is made: only signing fails (no credentials found)
+            return str(
+                self.client.generate_presigned_url(
+                    "get_object", Params=params, ExpiresIn=expires_s or self.presign_seconds
+                )
+            )
+        except _read_failures() as error:
+            raise StorageUnavailable(error, reading=True) from error
 
     def stray_uploads(self, older_than_s: float | None = None) -> list[Stray]:
         """Multipart uploads, and staging objects under .tmp/, started at least

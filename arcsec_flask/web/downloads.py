@@ -2,14 +2,17 @@
 request, streamed in 1 MiB pieces (constant memory), with Range, If-Range and
 If-None-Match answered as `send_file` answers them for a local file.
 
-Used for an S3 backend when presigned redirects are off (ARCSEC_S3_PRESIGN_SECONDS=0).
+Used for an S3 backend when presigned redirects are off (ARCSEC_S3_PRESIGN_SECONDS=0);
+`presigned_redirect` when they are on. A bucket that cannot be read is a 503 either way
+(StorageUnavailable, before any byte is sent); once the bytes flow, a failure can only cut
+the response short (its Content-Length tells the client, which resumes with a Range).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
-from flask import Response, request
+from flask import Response, redirect, request
 
 from ..domain.errors import NotFound
 from ..storage import Backend, Readable
@@ -53,6 +56,19 @@ def send_object(
     response.headers["Accept-Ranges"] = "bytes"
     response.headers["Content-Disposition"] = disposition
     response.set_etag(etag)
+    return response
+
+
+def presigned_redirect(backend: Backend, relative: str, url: str) -> Response:
+    """A 302 to `url`, the object's presigned URL, once a HEAD of the object has found
+    it: a missing object is our 404 and an unreachable bucket our 503 (StorageUnavailable),
+    not an S3 error page at the end of the redirect. One round trip to the bucket."""
+    try:
+        backend.size(relative)
+    except FileNotFoundError:
+        raise NotFound(MISSING) from None
+    response = redirect(url, 302)
+    response.headers["Cache-Control"] = "private, no-store"  # the URL soon expires
     return response
 
 
