@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from flask import current_app, g, request, send_file, url_for
+from flask import current_app, g, send_file
 from flask.views import MethodView
 from flask_smorest.fields import Upload
 from marshmallow import Schema, ValidationError, fields, validate
@@ -20,27 +20,13 @@ from ..web.db import get_db
 from ..web.downloads import MISSING, presigned_redirect, send_object
 from ..web.storage import get_backend
 from .blueprint import Blueprint
-from .fields import CommaTags, Tags, UUIDString
+from .fields import CommaTags, RowURL, Tags, UUIDString
 from .schemas import ListArgs, StrictSchema, page_schema
 from .views import OwnedCollection, OwnedItem
 
 blp = Blueprint("datafiles", __name__, description="Data files.")
 
 HEADER_STATUSES = ("read", "none", "unreadable")
-
-
-def _file_url(obj: dict) -> str:
-    endpoint = f"{request.blueprint}.DataFileContent"
-    values = {"subdomain": g.subdomain} if g.subdomain else {}
-    return url_for(endpoint, file_id=obj["id"], _external=True, **values)
-
-
-def _preview_url(obj: dict) -> str | None:
-    if not previews.can_have_preview(obj):
-        return None
-    endpoint = f"{request.blueprint}.DataFilePreview"
-    values = {"subdomain": g.subdomain} if g.subdomain else {}
-    return url_for(endpoint, file_id=obj["id"], _external=True, **values)
 
 
 class HeaderFieldsSchema:
@@ -62,7 +48,7 @@ class DataFileSchema(StrictSchema, HeaderFieldsSchema):
     pk = fields.Integer(dump_only=True)
     dataset = fields.String(dump_only=True)
     name = fields.String(dump_only=True)
-    file = fields.Function(_file_url, dump_only=True)
+    file = RowURL("DataFileContent", "file_id", "id", dump_only=True)
     size = fields.Integer(dump_only=True)
     checksum = fields.String(dump_only=True)
     is_raw = fields.Boolean()
@@ -76,7 +62,14 @@ class DataFileSchema(StrictSchema, HeaderFieldsSchema):
     calibration = fields.String(dump_only=True, allow_none=True)
     night_log = fields.String(dump_only=True, allow_none=True)
     creation_date = fields.String(dump_only=True)
-    preview = fields.Function(_preview_url, dump_only=True, allow_none=True)
+    preview = RowURL(
+        "DataFilePreview",
+        "file_id",
+        "id",
+        when=previews.can_have_preview,
+        dump_only=True,
+        allow_none=True,
+    )
 
 
 class UploadSchema(StrictSchema):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Response, g, request, stream_with_context, url_for
+from flask import Response, g, request, stream_with_context
 from flask.views import MethodView
 from marshmallow import fields, validate
 
@@ -12,17 +12,11 @@ from ..services import packages
 from ..web.db import get_db
 from ..web.storage import get_backend
 from .blueprint import Blueprint
-from .fields import UUIDString, not_blank
+from .fields import RowURL, UUIDString, not_blank
 from .schemas import ListArgs, StrictSchema, page_schema
 from .views import OwnedCollection, OwnedItem, uuid_or_404
 
 blp = Blueprint("datapackages", __name__, description="Data packages.")
-
-
-def _archive_url(obj: dict) -> str:
-    values = {"subdomain": g.subdomain} if g.subdomain else {}
-    endpoint = f"{request.blueprint}.DataPackageArchive"
-    return url_for(endpoint, uuid=obj["uuid"], _external=True, **values)
 
 
 class DataPackageSchema(StrictSchema):
@@ -33,7 +27,7 @@ class DataPackageSchema(StrictSchema):
     is_public = fields.Boolean()
     data_files_count = fields.Integer(dump_only=True)
     size = fields.Integer(dump_only=True)
-    archive = fields.Function(_archive_url, dump_only=True)
+    archive = RowURL("DataPackageArchive", "uuid", "uuid", dump_only=True)
     creation_date = fields.String(dump_only=True)
 
 

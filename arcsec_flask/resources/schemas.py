@@ -9,6 +9,7 @@ from marshmallow import RAISE, Schema, fields, pre_load, validate
 
 from ..domain.names import clean_name
 from .fields import UUIDString, not_blank
+from .lean import compile_page_dumper
 
 # Body fields that name something: their invisible format characters (bidirectional
 # controls, zero-width spaces) are removed before validation (domain/names.clean_name).
@@ -64,11 +65,24 @@ class ListArgs(StrictSchema):
     format = fields.String(validate=validate.OneOf(["json", "api"]))  # browse/ reads it
 
 
+class PageSchema(Schema):
+    """A list's page, dumped by a plan compiled from its fields once (resources/lean.py):
+    the same JSON as marshmallow's dump, without its cost per row and field."""
+
+    def dump(self, obj: Any, *, many: bool | None = None) -> Any:
+        if many or not isinstance(obj, Mapping):
+            return super().dump(obj, many=many)
+        dumper = self.__dict__.get("_lean")
+        if dumper is None:
+            dumper = self._lean = compile_page_dumper(self)
+        return dumper(obj)
+
+
 def page_schema(item: type[Schema]) -> type[Schema]:
     """The DRF page of `item`s: count, next, previous, results."""
     return type(
         f"{item.__name__.removesuffix('Schema')}PageSchema",
-        (Schema,),
+        (PageSchema,),
         {
             "count": fields.Integer(),
             "next": fields.String(allow_none=True),
