@@ -37,7 +37,8 @@ from ..domain.names import base_name
 from ..headers import HeaderError, HeaderInfo, read_header
 from ..repo import datafiles
 from ..repo.sqlite import transaction
-from ..storage import Backend
+from ..storage import Backend, sync_directory
+from ..storage.local import deferred_directory_syncs, sync_file
 from .uploads import unreadable
 
 Mode = Literal["copy", "link", "in-place"]
@@ -173,7 +174,9 @@ def _file_batch(
 ) -> None:
     placed: list[str] = []
     try:
-        with transaction(conn):
+        # The placed files' directory entries are synced at the end of the inner block,
+        # before the COMMIT: a committed row always has its file, after a power cut too.
+        with transaction(conn), deferred_directory_syncs():
             for read in batch:
                 size = read.path.stat().st_size
                 outcome = _file_one(conn, backend, owner_id, dataset, read, mode, placed)
@@ -232,12 +235,19 @@ def _place(source: Path, backend: Backend, relative: str, mode: Mode) -> tuple[i
     link is a copy (an upload of the file, streamed)."""
     target = backend.local_path(relative) if mode == "link" else None
     if target is not None:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        if not target.parent.is_dir():  # a new dataset folder: its own entry synced too
+            target.parent.mkdir(parents=True, exist_ok=True)
+            sync_directory(target.parent.parent)
         try:
             os.link(source, target)
-            return _digest(target)
         except OSError:  # another file system, or links not allowed: copy instead
             target.unlink(missing_ok=True)
+        else:
+            # The source's bytes may not be on the disk yet (a camera that never fsyncs):
+            # the row says they are stored, so they are flushed, as a copy's are.
+            size_and_checksum = _digest(target, sync=True)
+            sync_directory(target.parent)
+            return size_and_checksum
     with backend.writer(relative) as part, source.open("rb") as handle:
         for chunk in iter(lambda: handle.read(CHUNK), b""):
             part.write(chunk)
@@ -246,12 +256,14 @@ def _place(source: Path, backend: Backend, relative: str, mode: Mode) -> tuple[i
         return part.size, part.checksum
 
 
-def _digest(path: Path) -> tuple[int, str]:
+def _digest(path: Path, sync: bool = False) -> tuple[int, str]:
     sha, size = hashlib.sha256(), 0
     with path.open("rb") as handle:
         for chunk in _chunks(handle):
             sha.update(chunk)
             size += len(chunk)
+        if sync:
+            sync_file(handle.fileno())
     return size, sha.hexdigest()
 
 
