@@ -46,6 +46,12 @@ def target_options(command: Callable[..., Any]) -> Callable[..., Any]:
             help="Register them where they are, read-only: never moved nor changed.",
         ),
         click.option("--jobs", default=4, show_default=True, help="Header readers in parallel."),
+        click.option(
+            "--verify",
+            is_flag=True,
+            help="Compare every file whose name the dataset holds by sha256 (it reads them),"
+            " instead of taking one of the same size, not modified since, as present.",
+        ),
     ]
     for option in reversed(options):
         command = option(command)
@@ -63,6 +69,7 @@ def ingest_command(
     subdomain: str | None,
     mode: ingest.Mode,
     jobs: int,
+    verify: bool,
 ) -> None:
     """Import a folder tree; a re-run imports nothing twice. Exit 1 if a file was refused.
 
@@ -90,6 +97,7 @@ def ingest_command(
                 jobs=jobs,
                 progress=lambda _path, size: bar.update(size),
                 stop=stop,
+                verify=verify,
             )
         except ingest.InPlaceNeedsLocal as error:
             bar.close()

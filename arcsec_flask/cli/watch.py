@@ -36,6 +36,7 @@ def watch_command(
     subdomain: str | None,
     mode: ingest.Mode,
     jobs: int,
+    verify: bool,
     stable_seconds: float,
     poll: bool,
 ) -> None:
@@ -46,7 +47,7 @@ def watch_command(
     _log_to_stderr()
     with database() as conn, stop_on_sigint() as stop:
         owner_id, dataset = owner_and_dataset(conn, username, subdomain, dataset_ref, telescope)
-        target = WatchTarget(backend_of(current_app), owner_id, dataset, mode, jobs)
+        target = WatchTarget(backend_of(current_app), owner_id, dataset, mode, jobs, verify)
         watcher = Watcher(conn, target, folder, stable_seconds, poll, stop)
         try:
             watcher.run()

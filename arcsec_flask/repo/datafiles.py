@@ -158,9 +158,9 @@ def header(conn: sqlite3.Connection, owner_id: int, file_id: int) -> list[dict[s
 
 
 def by_name(conn: sqlite3.Connection, dataset_id: int, name: str) -> dict[str, Any] | None:
-    """The size and checksum of the dataset's file of that name, if there is one."""
+    """The size, checksum and creation date of the dataset's file of that name, if any."""
     found = conn.execute(
-        "SELECT id, size, checksum FROM datafiles WHERE dataset_id = ? AND name = ?",
+        "SELECT id, size, checksum, creation_date FROM datafiles WHERE dataset_id = ? AND name = ?",
         (dataset_id, name),
     ).fetchone()
     return dict(found) if found else None

@@ -6,7 +6,9 @@ adds: which files to take, and when.
 
 - On start it catches up: every file already under the folder is looked at, as if it had
   just appeared (what arrived while the watcher was down); those already present are
-  skipped by ingest's duplicates rule, so nothing is filed twice.
+  skipped by ingest's duplicates rule, so nothing is filed twice. Those filed already are
+  not read again (same name, same size, not modified since filed: ingest's rule), unless
+  `verify`: a restart over a folder of many thousand filed frames costs a stat each.
 - File events (watchdog's native observer, inotify on Linux, or its polling observer:
   chosen by `poll`, or when the folder is on a network mount, or when inotify cannot
   start) only say which paths to look at; the folder is rescanned every RESCAN_SECONDS.
@@ -69,6 +71,7 @@ class WatchTarget:
     dataset: dict[str, Any]
     mode: ingest.Mode = "copy"
     jobs: int = 4
+    verify: bool = False  # compare files of taken names by checksum (ingest's docstring)
 
 
 class FolderGone(ArcsecError):
@@ -231,6 +234,7 @@ class Watcher:
             mode=target.mode,
             jobs=target.jobs,
             stop=self.stop,
+            verify=target.verify,
         )
         refused = dict(summary.refused)
         claimed: set[str] = set()

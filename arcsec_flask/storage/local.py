@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -243,14 +244,59 @@ def sync_counts() -> tuple[int, int]:
     return sum(s.fsyncs for s in states), sum(s.requested for s in states)
 
 
+# Per thread: the directories a `deferred_directory_syncs()` block has yet to sync.
+_DEFERRED = threading.local()
+_FILE_SYNCS = [0]  # files fsynced by sync_file(), for file_sync_count()
+
+
+def sync_file(fd: int) -> None:
+    """fsync an open file (a read-only descriptor will do: the file's data and inode are
+    flushed, whoever wrote them), counted for file_sync_count()."""
+    os.fsync(fd)
+    with _SYNCS_LOCK:
+        _FILE_SYNCS[0] += 1
+
+
+def file_sync_count() -> int:
+    """Files fsynced by sync_file() in this process so far."""
+    with _SYNCS_LOCK:
+        return _FILE_SYNCS[0]
+
+
+@contextmanager
+def deferred_directory_syncs() -> Iterator[None]:
+    """Within the block, this thread's sync_directory() calls (StreamingFile.place's
+    included) only note the directory; the block's end syncs each noted directory once.
+    For a writer that places many files and then commits their rows (ingest's batches):
+    the block ends before the commit, so each committed row's directory entry is durable,
+    at one fsync a directory instead of one a file. A block that raises syncs nothing (its
+    rows are rolled back, its files removed). Nested blocks join the outer one."""
+    if getattr(_DEFERRED, "directories", None) is not None:
+        yield
+        return
+    directories: dict[Path, None] = {}
+    _DEFERRED.directories = directories
+    try:
+        yield
+    finally:
+        _DEFERRED.directories = None
+    for directory in directories:  # not reached when the block raised
+        sync_directory(directory)
+
+
 def sync_directory(directory: Path) -> None:
-    """Make the entries renamed into `directory` so far durable, as one group commit.
+    """Make the entries renamed into `directory` so far durable, as one group commit
+    (inside a deferred_directory_syncs() block: at the block's end).
 
     A caller takes a ticket after its rename. An fsync that started after that covers
     it; so a caller arriving while an fsync of the same directory runs waits for the next
     one, which one of the waiters runs for all of them: N uploads finishing together in
     one dataset cost two directory fsyncs, not N. An fsync that fails wakes the waiters,
     which try again themselves (and see the error)."""
+    deferred = getattr(_DEFERRED, "directories", None)
+    if deferred is not None:
+        deferred[Path(directory)] = None  # a dict: noted once, in order
+        return
     with _SYNCS_LOCK:
         state = _SYNCS.setdefault(str(directory), _DirectorySync())
     with state.changed:

@@ -247,3 +247,32 @@ def test_the_watched_folder_vanishing_stops_the_watcher_with_an_error(
     assert watch.process.wait(timeout=30) == 1  # a failure: Restart=on-failure restarts it
     assert f"The watched folder {incoming} is gone" in watch.text()
     assert "Traceback" not in watch.text()
+
+
+def test_a_restart_reads_no_filed_file_unless_verify(tmp_path, data_dir, incoming, watchers):
+    """A frame replaced while the watcher was down by other bytes of the same size, its old
+    mtime kept (`cp -p`): a plain restart takes it for the filed one without reading it
+    (same name, size, not modified since); `--verify` compares checksums and refuses it."""
+    small_frame(incoming / "kept.fits", 1)
+    small_frame(incoming / "replaced.fits", 2)
+    first = Watch(data_dir, incoming, tmp_path / "first.log")
+    watchers.append(first)
+    first.wait_for("imported: ", count=2)
+    assert first.terminate() == 0
+    filed = rows(data_dir)["replaced.fits"]
+    old = (incoming / "replaced.fits").stat().st_mtime
+    small_frame(incoming / "replaced.fits", 3)
+    os.utime(incoming / "replaced.fits", (old, old))
+    assert (incoming / "replaced.fits").stat().st_size == filed["size"]
+
+    plain = Watch(data_dir, incoming, tmp_path / "plain.log")
+    watchers.append(plain)
+    plain.wait_for("skipped, already present: ", count=2)
+    assert plain.terminate() == 0
+
+    verified = Watch(data_dir, incoming, tmp_path / "verified.log", "--verify")
+    watchers.append(verified)
+    verified.wait_for("refused: replaced.fits: the dataset already holds another file")
+    verified.wait_for("skipped, already present: kept.fits")
+    assert verified.terminate() == 0
+    assert rows(data_dir)["replaced.fits"]["checksum"] == filed["checksum"]

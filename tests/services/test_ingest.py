@@ -81,3 +81,21 @@ def test_owner_and_arguments_are_checked(app, alice, archive, make_org):
     make_org("obs", alice)
     into_portal = _ingest(app, archive, "--dataset", "P", "--org", "obs")
     assert "imported: 5" in into_portal.output
+
+
+def test_verify_compares_the_files_a_rerun_would_take_unread(app, alice, archive):
+    """`--verify`: a frame replaced by other bytes of its size with its old mtime kept is
+    refused; without it, the re-run takes it for the filed one (the documented rule)."""
+    first = _ingest(app, archive, "--dataset", "Archive", "--user", "alice")
+    assert "imported: 5," in first.output
+    frame = archive / "2024-03-01" / "bias_001.fits"
+    old = frame.stat().st_mtime
+    size = frame.stat().st_size
+    write_fits(frame, {"IMAGETYP": "BIAS", "DATE-OBS": "2024-03-01T20:09:00"})
+    os.utime(frame, (old, old))
+    assert frame.stat().st_size == size
+    plain = _ingest(app, archive, "--dataset", "Archive", "--user", "alice")
+    assert "imported: 0, already present: 5, flagged unreadable: 0, refused: 1" in plain.output
+    verified = _ingest(app, archive, "--dataset", "Archive", "--user", "alice", "--verify")
+    assert "imported: 0, already present: 4, flagged unreadable: 0, refused: 2" in verified.output
+    assert f"refused: {frame}: the dataset already holds another file" in verified.output

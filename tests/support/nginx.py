@@ -39,7 +39,9 @@ pid {tmp}/nginx.pid;
 error_log {tmp}/error.log warn;
 
 events {{
-    worker_connections 64;
+    # Each proxied request takes two (client and gunicorn): room for 40 slow uploads and
+    # more (Debian's nginx.conf has 768).
+    worker_connections 256;
 }}
 
 http {{

@@ -64,11 +64,15 @@ LISTENING = re.compile(rb"Listening at: http://127\.0\.0\.1:(\d+)")
 
 
 def start_gunicorn(
-    data_dir: Path, workers: int = 2, extra_env: dict | None = None, app: str = "wsgi:app"
+    data_dir: Path,
+    workers: int = 2,
+    extra_env: dict | None = None,
+    app: str = "wsgi:app",
+    extra_args: tuple[str, ...] = (),
 ) -> Server:
     """gunicorn on a port the kernel picks (bound to :0, read back from the log): no race
     with another process for a port probed free a moment before. `app`: another WSGI
-    app to serve the same way (a benchmark's baseline)."""
+    app to serve the same way (a benchmark's baseline); `extra_args`: more options."""
     data_dir.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "ARCSEC_DATA_DIR": str(data_dir), **(extra_env or {})}
     log = Path(tempfile.mkstemp(dir=data_dir.parent, prefix="gunicorn-", suffix=".log")[1])
@@ -91,6 +95,7 @@ def start_gunicorn(
                 "5",
                 # Tests run several servers: none may take another's control socket.
                 "--no-control-socket",
+                *extra_args,
                 app,
             ],
             cwd=ROOT,
