@@ -36,6 +36,7 @@ from astropy.io import fits
 from arcsec_flask.repo import accounts, datasets, sites, telescopes
 from arcsec_flask.repo.sqlite import connect, init_schema
 from arcsec_flask.services import ingest
+from arcsec_flask.storage import LocalBackend
 from bench.ingest import make_frames
 
 JOBS = (1, 2, 4)
@@ -73,7 +74,9 @@ def ingest_rate(work: Path, frames: Path, count: int, jobs: int) -> Rate:
         made = datasets.create(conn, owner, {"name": "night", "telescope": scope["uuid"]})
         dataset = {"id": made["id"], "uuid": made["uuid"]}
         start, cpu = time.perf_counter(), time.process_time()
-        summary = ingest.ingest_folder(conn, files_dir, owner, dataset, frames, "link", jobs)
+        summary = ingest.ingest_folder(
+            conn, LocalBackend(files_dir), owner, dataset, frames, "link", jobs
+        )
         rate = _rate(count, start, cpu)
     finally:
         conn.close()
