@@ -6,6 +6,7 @@ import json
 import os
 import sqlite3
 import stat
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -246,6 +247,26 @@ def transaction(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
     conn.execute("COMMIT")
 
 
+def use_wal(conn: sqlite3.Connection) -> None:
+    """Put the database in WAL mode (it stays so: the mode is stored in the file).
+
+    Switching a new file into WAL needs it to itself, and SQLite answers "database is
+    locked" at once rather than through the busy timeout, so gunicorn's workers starting
+    together on a new data folder would fail to boot: retried here up to the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            if conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal":
+                return
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
 def schema_sql() -> str:
     return resources.files("arcsec_flask").joinpath("schema.sql").read_text(encoding="utf-8")
 
@@ -256,7 +277,7 @@ def init_schema(conn: sqlite3.Connection, migrations: list[Migration] | None = N
     Returns the resulting user_version.
     """
     steps = MIGRATIONS if migrations is None else migrations
-    conn.execute("PRAGMA journal_mode = WAL")
+    use_wal(conn)
     later = []
     with transaction(conn):
         for statement in _statements(schema_sql()):

@@ -250,3 +250,34 @@ def test_migration_4_on_a_new_database_is_a_no_op(app, db):
     MIGRATIONS[3](db)  # idempotent: the columns and indexes exist already
     indexes = {r[1] for r in db.execute("PRAGMA index_list(datafiles)")}
     assert "datafiles_dataset_frame_type" in indexes
+
+
+def test_workers_starting_together_on_a_new_database_all_boot(tmp_path):
+    """gunicorn's workers open a new data folder at once: switching the new file into WAL
+    is "database is locked" to all but one (SQLite does not wait on the busy timeout for
+    it), which made a worker fail to boot and the master shut down. Every opener waits."""
+    import threading
+
+    errors: list[str] = []
+    for round_ in range(10):
+        path = tmp_path / f"new-{round_}.sqlite3"
+        barrier = threading.Barrier(6)
+
+        def start(path=path, barrier=barrier):
+            try:
+                barrier.wait()
+                conn = connect(path)
+                try:
+                    init_schema(conn)
+                    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+                finally:
+                    conn.close()
+            except Exception as error:
+                errors.append(repr(error))
+
+        threads = [threading.Thread(target=start) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert errors == []
