@@ -23,6 +23,7 @@ from .fields import RowURL
 
 Row = dict[str, Any]
 Dumper = Callable[[Any], Any]
+ValueOf = Callable[[Row, dict[int, Any]], Any]  # a field's JSON value, or `missing`
 
 # How a field's value becomes its JSON value (the kinds of a compiled plan).
 COPY, TEXT, INTEGER, FLOAT, CALL, NESTED, MANY, ROWS, ROW_URL, WHOLE = range(10)
@@ -34,47 +35,65 @@ def compile_dumper(schema: Schema) -> Callable[..., Row]:
     RowURL's page builder from one row to the next."""
     if schema._hooks["pre_dump"] or schema._hooks["post_dump"] or schema.many:
         return lambda row, urls=None: schema.dump(row)
-    plan = [_step(name, field) for name, field in schema.dump_fields.items()]
-    names: dict[str, Any] = {"M": missing, "accessor": schema.get_attribute}
-    lines = ["def dump(row, urls=None):", "    out = {}", "    get = row.get"]
-    lines += (
-        ["    if urls is None:", "        urls = {}"] if any(p[2] == ROW_URL for p in plan) else []
-    )
-    for number, (key, source, kind, how) in enumerate(plan):
-        names[f"how{number}"] = how
-        lines += _source(repr(key), repr(source), kind, f"how{number}", id(how))
-    lines.append("    return out")
-    # One function per schema, its fields unrolled: no loop over the plan, no dispatch on
-    # the kind per row and field. Only names and keys of our own schemas reach the text.
-    exec("\n".join(lines), names)
-    return names["dump"]
+    accessor = schema.get_attribute
+    plan = [
+        (key, _value_of(source, kind, how, accessor))
+        for key, source, kind, how in (_step(n, f) for n, f in schema.dump_fields.items())
+    ]
+
+    def dump(row: Row, urls: dict[int, Any] | None = None) -> Row:
+        urls = {} if urls is None else urls
+        out = {}
+        for key, value_of in plan:
+            value = value_of(row, urls)
+            if value is not missing:
+                out[key] = value
+        return out
+
+    return dump
 
 
-def _source(key: str, source: str, kind: int, how: str, ident: int) -> list[str]:
-    """The lines of the generated dump for one field (its value in `v`)."""
+def _value_of(source: str, kind: int, how: Any, accessor: Any) -> ValueOf:
+    """One field's step of the plan: its JSON value from the row."""
     if kind == ROW_URL:  # the page's builder, made on the first row
-        return [
-            f"    b = urls.get({ident})",
-            "    if b is None:",
-            f"        b = urls[{ident}] = {how}.page_builder()",
-            f"    out[{key}] = b(row)",
-        ]
+        ident = id(how)
+
+        def row_url(row: Row, urls: dict[int, Any]) -> Any:
+            builder = urls.get(ident)
+            if builder is None:
+                builder = urls[ident] = how.page_builder()
+            return builder(row)
+
+        return row_url
     if kind == WHOLE:  # a field marshmallow serializes itself (Function, Method...)
-        return [
-            f"    v = {how}.serialize({source}, row, accessor=accessor)",
-            f"    if v is not M: out[{key}] = v",
-        ]
-    value = {
-        COPY: "v",
-        TEXT: "v if v is None or v.__class__ is str else str(v)",
-        INTEGER: "v if v is None or v.__class__ is int else int(v)",
-        FLOAT: "v if v is None or v.__class__ is float else float(v)",
-        NESTED: f"None if v is None else {how}(v, urls)",
-        MANY: f"None if v is None else [{how}(e) for e in v]",
-        ROWS: f"None if v is None else [None if e is None else {how}(e, urls) for e in v]",
-        CALL: f"{how}(v, {source}, row)",
-    }[kind]
-    return [f"    v = get({source}, M)", f"    if v is not M: out[{key}] = {value}"]
+        return lambda row, urls: how.serialize(source, row, accessor=accessor)
+    if kind == CALL:  # the field's own _serialize, None included
+        return lambda row, urls: (
+            v if (v := row.get(source, missing)) is missing else how(v, source, row)
+        )
+    convert = _CONVERT[kind](how)
+
+    def value(row: Row, urls: dict[int, Any]) -> Any:
+        v = row.get(source, missing)
+        return v if v is missing or v is None else convert(v, urls)
+
+    return value
+
+
+def _text(v: Any) -> Any:
+    return v if v.__class__ is str else str(v)
+
+
+# A value that is neither missing nor None, to its JSON value (`how`: the step's helper).
+_CONVERT: dict[int, Callable[[Any], Callable[[Any, dict[int, Any]], Any]]] = {
+    COPY: lambda how: lambda v, urls: v,
+    TEXT: lambda how: lambda v, urls: _text(v),
+    INTEGER: lambda how: lambda v, urls: v if v.__class__ is int else int(v),
+    FLOAT: lambda how: lambda v, urls: v if v.__class__ is float else float(v),
+    NESTED: lambda how: lambda v, urls: how(v, urls),
+    MANY: lambda how: lambda v, urls: [how(e) for e in v],
+    ROWS: lambda how: lambda v, urls: [None if e is None else how(e, urls) for e in v],
+}
 
 
 def compile_page_dumper(page_schema: Schema) -> Callable[[Row], Row]:
