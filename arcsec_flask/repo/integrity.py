@@ -6,18 +6,18 @@ every file, then prune); what changed is the drift. A repair does it in one writ
 transaction. A check (no `repair`) does it DRY_RUN_BATCH files at a time, each batch in a
 write transaction that is rolled back, so that it changes nothing and a server's uploads
 beside it wait for one batch (a fraction of a second), never for the whole store. The
-counts the API shows (data_files_count, size) are computed by the queries, never stored:
-nothing to drift (COUNT_CHECKS below is where stored ones would be checked).
+counts the lists show (data_files_count, and a dataset's data_files_size) are kept in the
+parent rows by schema.sql's triggers; `count_drift` compares them with a recount.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, NamedTuple
 
 from . import night_grouping
-from .sqlite import transaction
+from .sqlite import COUNTED, transaction
 
 GROUPS = ("night_logs", "observations", "calibrations")
 COLUMNS = {"night_log_id": "night log", "observation_id": "observation",
@@ -172,15 +172,30 @@ def referenced(conn: sqlite3.Connection, storage_path: str) -> bool:
     return conn.execute(query, (storage_path,)).fetchone() is not None
 
 
-# Stored counts (a parent row's count of its files, kept up to date on writes) that can
-# drift from the rows they count. None are stored today: the API computes every count in
-# its queries. A module that stores one appends its checker here: called with (conn,
-# repair), it returns [{"table", "id", "column", "stored", "actual"}...] of the wrong ones,
-# and with repair=True rewrites them in one transaction of its own.
-CountCheck = Callable[[sqlite3.Connection, bool], list[dict[str, Any]]]
-COUNT_CHECKS: list[CountCheck] = []
+# The kept counts: (table, column, what the column holds of the table's data files, the
+# data files' link to the table). schema.sql's triggers keep them; migration 6 filled them.
+KEPT_COUNTS = [
+    *((table, "data_files_count", "COUNT(*)", link) for table, link in COUNTED.items()),
+    ("datasets", "data_files_size", "IFNULL(SUM(f.size), 0)", "dataset_id"),
+]
 
 
 def count_drift(conn: sqlite3.Connection, repair: bool = False) -> list[dict[str, Any]]:
-    """The stored counts that are out of date (every COUNT_CHECKS entry's findings)."""
-    return [wrong for check in COUNT_CHECKS for wrong in check(conn, repair)]
+    """[{"table", "id", "column", "stored", "actual"}...] of the kept counts that differ from
+    a recount of their files; with `repair`, rewritten, in one transaction."""
+    found: list[dict[str, Any]] = []
+    with transaction(conn):  # one snapshot for every count, and the repair in it
+        for table, column, value, link in KEPT_COUNTS:
+            actual = f"(SELECT {value} FROM datafiles f WHERE f.{link} = {table}.id)"
+            wrong = conn.execute(
+                f"SELECT id, {column}, {actual} FROM {table} WHERE {column} IS NOT {actual}"
+            ).fetchall()
+            found += [
+                {"table": table, "id": r[0], "column": column, "stored": r[1], "actual": r[2]}
+                for r in wrong
+            ]
+            if repair and wrong:
+                conn.execute(
+                    f"UPDATE {table} SET {column} = {actual} WHERE {column} IS NOT {actual}"
+                )
+    return found

@@ -378,3 +378,47 @@ def test_what_changes_while_a_check_runs_is_no_finding_and_no_crash(app, db, sto
     assert [(b["id"], b["actual"]) for b in bad] == [(row.id, None)]
     # A finding about a row deleted meanwhile is dropped (its file went with it).
     assert store_check._described(db, [{"id": 10**9, "path": "x"}]) == []
+
+
+def test_a_kept_count_out_of_date_is_found_and_recounted(app, db, store):
+    """The lists read the counts kept in the parent rows: one edited by SQL (no trigger
+    fires for it) is a finding, and --repair recounts it from the files."""
+    (dataset_id,) = db.execute(
+        "SELECT dataset_id FROM datafiles WHERE id = ?", (store.rows["c0.fits"]["id"],)
+    ).fetchone()
+    count, size = db.execute(
+        "SELECT COUNT(*), SUM(size) FROM datafiles WHERE dataset_id = ?", (dataset_id,)
+    ).fetchone()
+    night_log = db.execute("SELECT id FROM night_logs ORDER BY id").fetchone()[0]
+    (in_log,) = db.execute(
+        "SELECT COUNT(*) FROM datafiles WHERE night_log_id = ?", (night_log,)
+    ).fetchone()
+    kept = "SELECT data_files_count, data_files_size FROM datasets WHERE id = ?"
+    assert tuple(db.execute(kept, (dataset_id,)).fetchone()) == (count, size)  # the triggers' work
+    db.execute(
+        "UPDATE datasets SET data_files_count = 999, data_files_size = 1 WHERE id = ?",
+        (dataset_id,),
+    )
+    db.execute("UPDATE night_logs SET data_files_count = 0 WHERE id = ?", (night_log,))
+    status, report = check(app)
+    assert status == 1
+    assert sorted(
+        (i["table"], i["id"], i["column"], i["stored"], i["actual"])
+        for i in items(report, "counts")
+    ) == [
+        ("datasets", dataset_id, "data_files_count", 999, count),
+        ("datasets", dataset_id, "data_files_size", 1, size),
+        ("night_logs", night_log, "data_files_count", 0, in_log),
+    ]
+    assert tuple(db.execute(kept, (dataset_id,)).fetchone()) == (999, 1)  # a check changes nothing
+    status, report = check(app, "--repair")
+    assert report["repaired"]["counts"] == 3
+    assert tuple(db.execute(kept, (dataset_id,)).fetchone()) == (count, size)
+    assert (
+        db.execute("SELECT data_files_count FROM night_logs WHERE id = ?", (night_log,)).fetchone()[
+            0
+        ]
+        == in_log
+    )
+    status, again = check(app)
+    assert (status, again["findings"]["counts"]["count"]) == (0, 0)
