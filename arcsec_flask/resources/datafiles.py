@@ -21,7 +21,7 @@ from ..web.downloads import MISSING, presigned_redirect, send_object
 from ..web.storage import get_backend
 from .blueprint import Blueprint
 from .fields import CommaTags, RowURL, Tags, UUIDString
-from .schemas import ListArgs, StrictSchema, page_schema
+from .schemas import LeanSchema, ListArgs, StrictSchema, page_schema
 from .views import OwnedCollection, OwnedItem
 
 blp = Blueprint("datafiles", __name__, description="Data files.")
@@ -242,7 +242,7 @@ def _matched() -> fields.List:
     return fields.List(fields.Nested(MatchedDataFileSchema))
 
 
-class CalibrationMatchesSchema(Schema):
+class CalibrationMatchesSchema(LeanSchema):
     light = fields.Integer()
     window_days = fields.Integer()
     scope = fields.Dict(keys=fields.String(), values=fields.String(allow_none=True))

@@ -65,9 +65,10 @@ class ListArgs(StrictSchema):
     format = fields.String(validate=validate.OneOf(["json", "api"]))  # browse/ reads it
 
 
-class PageSchema(Schema):
-    """A list's page, dumped by a plan compiled from its fields once (resources/lean.py):
-    the same JSON as marshmallow's dump, without its cost per row and field."""
+class LeanSchema(Schema):
+    """An answer of many rows, dumped by a plan compiled from its fields once
+    (resources/lean.py): the same JSON as marshmallow's dump, without its cost per row and
+    field. Every list page is one (PageSchema); so is any answer listing data files."""
 
     def dump(self, obj: Any, *, many: bool | None = None) -> Any:
         if many or not isinstance(obj, Mapping):
@@ -76,6 +77,10 @@ class PageSchema(Schema):
         if dumper is None:
             dumper = self._lean = compile_page_dumper(self)
         return dumper(obj)
+
+
+class PageSchema(LeanSchema):
+    """A list's page: count, next, previous, results (page_schema)."""
 
 
 def page_schema(item: type[Schema]) -> type[Schema]:

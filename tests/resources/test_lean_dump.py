@@ -14,7 +14,7 @@ from marshmallow import Schema, fields
 
 from arcsec_flask.repo import datafiles
 from arcsec_flask.resources.fields import RowURL
-from arcsec_flask.resources.schemas import PageSchema
+from arcsec_flask.resources.schemas import LeanSchema, PageSchema
 from arcsec_flask.web.db import get_db
 from tests.support.factories import write_fits
 
@@ -145,3 +145,22 @@ def test_real_data_files_dump_as_marshmallow_does(app, client, alice, tmp_path):
             assert results == listed  # and what the list route answers
         else:
             assert all("/lesud/datafiles/" in f["file"] for f in results)
+
+
+@pytest.mark.parametrize("variant", ["set", "null", "other"])
+def test_the_calibration_matches_dump_as_marshmallow_does(app, variant):
+    """The other answer of many data files (resources/datafiles.CalibrationMatchesSchema)."""
+    from arcsec_flask.resources.datafiles import CalibrationMatchesSchema, MatchedDataFileSchema
+
+    assert issubclass(CalibrationMatchesSchema, LeanSchema)
+    rows = [row_for(MatchedDataFileSchema(), variant) for _ in range(2)]
+    for row, kind in zip(rows, ("bias", "dark"), strict=True):
+        row["match"] = {"kind": kind, "master": False, "delta_time": -60.0, "reason": "r"}
+    answer = {
+        "light": 3, "window_days": 30, "scope": {"telescope": UUID, "instrument": None},
+        "bias": rows[:1], "dark": rows[1:], "flat": [], "dark_flat": [],
+    }  # fmt: skip
+    with app.test_request_context("/datafiles/3/calibrations/", base_url="https://arc.example"):
+        g.subdomain = None
+        lean, plain = dumped_both_ways(CalibrationMatchesSchema, answer)
+    assert lean == plain
