@@ -8,6 +8,7 @@ Storage paths are made here from random tokens; no client text is ever part of o
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import hashlib
@@ -66,7 +67,10 @@ class StreamingFile:
             self.file = os.fdopen(fd, "w+b", buffering=0)
         except BaseException:  # a Ctrl-C included: no part left behind
             self.path.unlink(missing_ok=True)
-            os.close(fd)
+            # A Ctrl-C inside fdopen may land after its file object took the descriptor
+            # (and closed it on the way out): EBADF here must not replace the interrupt.
+            with contextlib.suppress(OSError):
+                os.close(fd)
             raise
         self._sha256 = hashlib.sha256()
         self._writer: _BackgroundWriter | None = None
