@@ -90,10 +90,13 @@ def test_a_placed_writer_refuses_more(s3):
 def test_strays_are_told_by_age_and_aborted(s3):
     abandoned = s3.writer(new_relative_path(DATASET))
     abandoned.write(os.urandom(MIN_PART_SIZE))  # a worker killed here
-    time.sleep(1.1)  # S3 tells the start to the second
+    time.sleep(2.5)  # S3 tells the start to the second: the two starts a clear gap apart
+    started = time.monotonic()
     running = s3.writer(new_relative_path(DATASET))
     running.write(os.urandom(MIN_PART_SIZE))
-    strays = s3.stray_uploads(older_than_s=1)
+    # Older than the running upload however long its part took to send (a loaded machine),
+    # plus the second S3 rounds to; younger than the abandoned one, 2.5 s before it.
+    strays = s3.stray_uploads(older_than_s=time.monotonic() - started + 1.0)
     assert [s.upload_id for s in strays] == [abandoned.upload_id]
     assert s3.stray_uploads() == []  # the default age is a day
     assert s3.remove_strays(strays) == 1
