@@ -15,6 +15,7 @@ from flask import current_app
 from flask.cli import with_appcontext
 from tqdm import tqdm
 
+from .. import storage
 from ..domain.errors import ArcsecError
 from ..domain.ids import canonical_uuid
 from ..repo import accounts, datasets, organisations
@@ -104,6 +105,7 @@ def ingest_command(
             raise click.ClickException(error.detail) from error
         except KeyboardInterrupt:
             bar.close()
+            storage.remove_unfinished()  # a part the interrupt caught being made
             click.echo("Interrupted: the last batch was rolled back; run again to resume.")
             raise SystemExit(130) from None
         bar.close()

@@ -10,6 +10,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from .. import storage
 from ..services import ingest
 from ..services.watch import Watcher, WatchTarget
 from ..web.storage import backend_of
@@ -52,6 +53,7 @@ def watch_command(
         try:
             watcher.run()
         except KeyboardInterrupt:  # a second Ctrl-C: the batch in hand was rolled back
+            storage.remove_unfinished()  # a part the interrupt caught being made
             click.echo("Interrupted: the last batch was rolled back.", err=True)
             raise SystemExit(130) from None
     click.echo("Stopped.", err=True)

@@ -39,6 +39,24 @@ class StorageFull(ArcsecError):
         super().__init__("The server's storage is full: the file was not stored.")
 
 
+# The parts this process made and has neither placed nor discarded: a command stopped by a
+# second Ctrl-C (ingest, watch) may be interrupted anywhere, even between a part's creation
+# and the `with` that would discard it; it removes what is left here (remove_unfinished).
+_UNFINISHED: set[str] = set()
+
+
+def remove_unfinished() -> int:
+    """Remove this process's parts still unfinished; how many. For a command's last act
+    after an interruption (a server's uploads discard their own)."""
+    removed = 0
+    for name in list(_UNFINISHED):
+        _UNFINISHED.discard(name)
+        with contextlib.suppress(FileNotFoundError):
+            Path(name).unlink()
+            removed += 1
+    return removed
+
+
 class StreamingFile:
     """A temporary file in the storage folder that hashes what is written to it: the local
     backend's `Writer` (backend.py), and a file werkzeug's parser and the header reader use
@@ -53,6 +71,7 @@ class StreamingFile:
         directory = self.files_dir / TMP
         directory.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=directory, prefix="upload-", suffix=".part")
+        _UNFINISHED.add(name)
         self.path = Path(name)
         try:
             # mkstemp makes 0600 files; stored files get the mode a plain open() would
@@ -67,6 +86,7 @@ class StreamingFile:
             self.file = os.fdopen(fd, "w+b", buffering=0)
         except BaseException:  # a Ctrl-C included: no part left behind
             self.path.unlink(missing_ok=True)
+            _UNFINISHED.discard(name)
             # A Ctrl-C inside fdopen may land after its file object took the descriptor
             # (and closed it on the way out): EBADF here must not replace the interrupt.
             with contextlib.suppress(OSError):
@@ -162,6 +182,7 @@ class StreamingFile:
             target.parent.mkdir(parents=True, exist_ok=True)
             sync_directory(target.parent.parent)
         os.replace(self.path, target)
+        _UNFINISHED.discard(str(self.path))
         sync_directory(target.parent)
         self.path, self.placed = target, True
         return target
@@ -170,6 +191,7 @@ class StreamingFile:
         """Close the file (releasing its lock) and, unless it was placed, remove it."""
         if not self.placed:  # first: an interruption after this leaves no part
             self.path.unlink(missing_ok=True)
+        _UNFINISHED.discard(str(self.path))
         if self._writer is not None:
             self._writer.stop()
         try:

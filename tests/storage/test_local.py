@@ -136,3 +136,25 @@ def test_an_interrupted_part_is_removed_by_the_context_manager(tmp_path):
         stream.write(b"half")
         raise KeyboardInterrupt
     assert list((tmp_path / ".tmp").iterdir()) == []
+
+
+def test_a_command_removes_the_parts_an_interrupt_left_unfinished(tmp_path):
+    """A second Ctrl-C may land between a part's creation and the `with` that would discard
+    it: the command removes its own unfinished parts, never a placed file."""
+    from arcsec_flask.storage import StreamingFile, remove_unfinished
+
+    remove_unfinished()  # whatever another test of this process left
+    left = StreamingFile(tmp_path)  # interrupted before anyone could discard it
+    left.write(b"half")
+    placed = StreamingFile(tmp_path)
+    placed.write(b"whole")
+    placed.finish()
+    kept = placed.place("d/kept")
+    done = StreamingFile(tmp_path)
+    done.discard()
+    assert left.path.exists()
+    assert remove_unfinished() == 1
+    assert not left.path.exists() and kept.read_bytes() == b"whole"
+    assert remove_unfinished() == 0
+    left.file.close()
+    placed.discard()
