@@ -55,6 +55,7 @@ BINNING_PAIRS: tuple[tuple[str, str], ...] = (
     ("BINAXIS1", "BINAXIS2"),
 )
 BINNING_PAIRS += (("ESO DET WIN1 BINX", "ESO DET WIN1 BINY"), ("HBIN", "VBIN"))
+BINNING_PAIRS += (("MIPS-BIX", "MIPS-BIY"),)  # QMiPS (Audine cameras), kept by AudeLA
 BINNING_TEXT_KEYS = ("BINNING", "CCDSUM", "BIN")
 TEMPERATURE_KEYS: tuple[str, ...] = (
     "CCD-TEMP",
@@ -69,6 +70,10 @@ TEMPERATURE_KEYS += ("CCDSTEMP", "INSTRUMENT:SENSOR:TEMPERATURE")
 KELVIN_KEYS = frozenset({"ESO DET TEMP", "ESO DET CHIP1 TEMP"})  # in Kelvin by ESO's dictionary
 KELVIN = re.compile(r"\[K\]|\bkelvin\b|\bdeg(rees)? ?K\b", re.IGNORECASE)
 ABSOLUTE_ZERO = 273.15
+# No sensor runs above 100 °C: a bare number from there to boiling water in Kelvin is a
+# temperature in Kelvin written without its unit (SAAO's STE3 `CCD-TEMP = 180.2`).
+HOTTEST_CELSIUS = 100
+HOTTEST_KELVIN = ABSOLUTE_ZERO + 100
 
 
 def target_name(values: HeaderValues) -> str | None:
@@ -120,15 +125,17 @@ def binning(values: HeaderValues) -> str | None:
 
 
 def ccd_temperature(values: HeaderValues) -> float | None:
-    """Degrees Celsius; Kelvin values (by comment, or ESO's DET TEMP) are converted."""
+    """Degrees Celsius; Kelvin values (by comment, ESO's DET TEMP, or a number too hot to be
+    Celsius) are converted."""
     for key in TEMPERATURE_KEYS:
         for card in values.cards(key):
             number = number_of(card)
             if number is None:
                 continue
-            if key in KELVIN_KEYS or KELVIN.search(card.comment):
+            kelvin = key in KELVIN_KEYS or KELVIN.search(card.comment)
+            if kelvin or HOTTEST_CELSIUS < number <= HOTTEST_KELVIN:
                 number -= ABSOLUTE_ZERO
-            if -273.15 <= number <= 100:
+            if -ABSOLUTE_ZERO <= number <= HOTTEST_CELSIUS:
                 return round(number, 3)
     return None
 

@@ -249,6 +249,7 @@ def test_primary_values_win_over_the_extension_which_fills_gaps(tmp_path):
         ([("BINNING", 3)], "3x3"),
         ([("CCDSUM", "4 4")], "4x4"),
         ([("ESO DET WIN1 BINX", 2), ("ESO DET WIN1 BINY", 2)], "2x2"),
+        ([("MIPS-BIX", 2), ("MIPS-BIY", 2)], "2x2"),
         ([], None),
     ],
 )
@@ -267,6 +268,11 @@ def test_binning(cards, binning):
         ([("ESO DET TEMP", 153.15)], -120.0),
         ([("CCDTEMP", 156.114, "[K] Cryostat temperature")], -117.036),
         ([("CCDATEMP", 167, "[Kelvin] Actual temperature.")], -106.15),
+        ([("CCD-TEMP", 180.2, "CCD Cu block temperature")], -92.95),  # Kelvin, unit unsaid
+        ([("CCD-TEMP", 373.15)], 100.0),
+        ([("CCD-TEMP", 100.0)], 100.0),
+        ([("CCD-TEMP", 400.0)], None),
+        ([("CCD-TEMP", -300.0)], None),
     ],
 )
 def test_ccd_temperature(cards, celsius):
