@@ -48,7 +48,7 @@ FILTER_KEYS += ("ESO INS1 FILT NAME", "INSTRUMENT:FILTER:NAME")
 # Filter wheel positions that are no filter: used only when nothing else is named.
 NO_FILTERS = re.compile(r"^(clear\w*|open\w*|empty|free|blank|dark|no filter)$", re.IGNORECASE)
 TELESCOPE_KEYS = ("TELESCOP", "INSTRUMENT:TELESCOPE:NAME")
-INSTRUMENT_KEYS = ("INSTRUME", "INSTRUMENT:CAMERA:NAME")
+INSTRUMENT_KEYS = ("INSTRUME", "INSTRUMENT:CAMERA:NAME", "CAMERA")  # CAMERA: GONG
 BINNING_PAIRS: tuple[tuple[str, str], ...] = (
     ("XBINNING", "YBINNING"),
     ("CCDXBIN", "CCDYBIN"),
@@ -101,6 +101,13 @@ def filter_name(values: HeaderValues) -> str | None:
     return placeholder
 
 
+def instrument_name(values: HeaderValues) -> str | None:
+    """The camera or instrument; one character names none (the NF Observatory wrote its
+    filter letter, `n` for none, into INSTRUME)."""
+    found = values.first(INSTRUMENT_KEYS, _instrument)
+    return found[0] if found else None
+
+
 def first_text(values: HeaderValues, keys: tuple[str, ...]) -> str | None:
     found = values.first(keys, text_of)
     return found[0] if found else None
@@ -148,6 +155,11 @@ def _target(card: Card) -> str | None:
     if lowered in NO_TARGETS or (len(text) == 1 and text.isalpha()) or exact_value(text):
         return None
     return text
+
+
+def _instrument(card: Card) -> str | None:
+    text = text_of(card)
+    return text if text is not None and len(text) > 1 else None
 
 
 def _seconds(card: Card) -> float | None:

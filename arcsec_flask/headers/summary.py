@@ -42,7 +42,7 @@ def summarize(
         filter_name=fields.filter_name(values),
         frame_type=frame_type_of(frame, filename),
         telescope_name=fields.first_text(values, fields.TELESCOPE_KEYS),
-        instrument_name=fields.first_text(values, fields.INSTRUMENT_KEYS),
+        instrument_name=fields.instrument_name(values),
         binning=fields.binning(values),
         ccd_temperature=fields.ccd_temperature(values),
     )

@@ -16,7 +16,7 @@ BUILDERS = {
     "frame.xisf": corpus.write_xisf,
 }
 FIELDS = ("frame_type", "date_obs_source", "exposure_time", "filter_name", "target_name")
-FIELDS += ("binning", "ccd_temperature")
+FIELDS += ("binning", "ccd_temperature", "telescope_name", "instrument_name")
 
 
 def test_every_corpus_header_has_expectations_and_the_table_no_stray_entry():

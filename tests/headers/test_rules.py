@@ -296,6 +296,20 @@ def test_filter_name(cards, name):
     assert info.filter == name
 
 
+@pytest.mark.parametrize(
+    ("cards", "name"),
+    [
+        ([("INSTRUME", "ZWO ASI2600MM Pro")], "ZWO ASI2600MM Pro"),
+        ([("INSTRUME", "n", "'Harris Set' Johnson bvri or (n)one")], None),
+        ([("INSTRUME", "i"), ("CAMERA", "SBIG STL-11000")], "SBIG STL-11000"),
+        ([("CAMERA", "DVC 4000M-CL")], "DVC 4000M-CL"),
+        ([("INSTRUME", "ISAAC"), ("CAMERA", "Aladdin")], "ISAAC"),
+    ],
+)
+def test_instrument_name(cards, name):
+    assert info_of(*cards).instrument_name == name
+
+
 def test_new_fields_and_aliases():
     info = info_of(("TELESCOP", "Seestar S50"), ("INSTRUME", "IMX462"))
     assert (info.telescope_name, info.instrument_name) == ("Seestar S50", "IMX462")
