@@ -86,6 +86,8 @@ def test_units_agree_with_each_other_and_with_the_gunicorn_config():
         assert settings["ReadWritePaths"] == [data_dir.split("=", 1)[1]]
         assert settings["User"] == ["arcsec"] and settings["UMask"] == ["0027"]
         assert settings["ExecStartPre"] == [f"{INSTALL}/.venv/bin/arcsec-flask init-db"]
+        # Migrations may outlast systemd's 90 s default start timeout on a large archive.
+        assert settings["TimeoutStartSec"] == ["infinity"]
         assert settings["WorkingDirectory"] == [INSTALL]
     gunicorn, option, config = shlex.split(server["ExecStart"][0])
     assert (gunicorn, option) == (f"{INSTALL}/.venv/bin/gunicorn", "-c")
