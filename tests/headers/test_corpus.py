@@ -25,6 +25,12 @@ def test_every_corpus_header_has_expectations_and_the_table_no_stray_entry():
     assert {row["frame_type"] for row in EXPECTED.values()} <= set(FRAME_TYPES)
 
 
+def test_every_corpus_header_names_its_source_in_the_readme():
+    readme = (corpus.CORPUS / "README.md").read_text("utf-8")
+    rows = {line.split("`")[1] for line in readme.splitlines() if line.startswith("| `")}
+    assert rows == set(corpus.names())
+
+
 @pytest.mark.parametrize("filename", sorted(BUILDERS))
 @pytest.mark.parametrize("name", corpus.names())
 def test_corpus_header(tmp_path, name, filename):
