@@ -20,8 +20,8 @@ migrations 4 and 6 (6 moves the cards to datafile_headers) timed inside it.
 Baselines, on the same rows in the same run, before the upgrade: a bare pass that reads
 every stored header the way migration 4 reads them (`_stored_headers`, by id a page at a
 time) and json-decodes it; and the same pass plus `summarize_stored` (the rules, no write).
-Targets: migration 4 at most 6x the bare json pass (measured at 8x for the light mix: the
-rules' per-card objects and the card cap, both useless to a migration, are half of it), and
+Targets: migration 4 at most 6x the bare json pass (measured at 8-11x for the light mix: the
+rules' per-card objects and the card cap, both useless to a migration, are a third of it), and
 at most 1.25x the rules pass (writing the derived columns costs little next to deriving
 them). Also printed: seconds per 100,000 files, for docs/operations.md.
 """
