@@ -113,11 +113,14 @@ def start_nginx(
     prefix: str = "/api",
     user: str | None = None,
     body_temp: Path | None = None,
+    request_buffering: bool = True,
 ) -> Nginx:
     """nginx on a free loopback port, proxying to `upstream_url`; `.url` ends in `prefix`/.
 
     `body_temp`: where nginx spools request bodies (default: in `tmp_dir`); nginx makes
     the folder itself, its parent must exist (a small tmpfs, to fill it up).
+    `request_buffering` False: the example's streaming variant (`proxy_request_buffering
+    off` in its locations), which bench/upload_nginx.py compares.
 
     `user`: the workers' user when started as root (default root itself: as `nobody` they
     could not enter pytest's 0700 folders). Ignored otherwise.
@@ -133,6 +136,9 @@ def start_nginx(
     upstream = urlsplit(upstream_url).netloc
     body_temp = Path(body_temp or tmp_dir / "client_body_temp").absolute()
     site = site_config(upstream, port, Path(files_dir).absolute(), tmp_dir, prefix, body_temp)
+    if not request_buffering:
+        assert site.count("proxy_request_buffering on;") == 2, "one in each location"
+        site = site.replace("proxy_request_buffering on;", "proxy_request_buffering off;")
     (tmp_dir / "site.conf").write_text(site)
     user_line = f"user {user or 'root'};\n" if os.geteuid() == 0 else ""
     conf = tmp_dir / "nginx.conf"
