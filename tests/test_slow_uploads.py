@@ -26,9 +26,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import numpy as np
 import psutil
 import pytest
 
+from tests.support.factories import LIGHT_CARDS, write_fits
 from tests.support.nginx import EXAMPLE, SKIP_REASON, nginx_binary, start_nginx
 from tests.support.servers import ROOT, start_gunicorn
 
@@ -194,6 +196,52 @@ def test_slow_bodies_from_many_addresses_do_not_block_a_normal_request(small_sta
     listed = httpx.get(proxy.url + "datasets/", headers=auth).json()["results"]
     names = [d["name"] for d in listed]
     assert names == ["Fast"]  # nothing of the cut-off requests was made
+
+
+@pytest.mark.client
+def test_the_real_client_uploads_a_night_while_slow_bodies_trickle(
+    small_stack, arcsecond, tmp_path
+):
+    """Honest uploads are not starved either: with 40 slow uploads from 40 addresses held
+    by nginx, the arcsecond client sends a night's frames through the same nginx."""
+    app, proxy = small_stack
+    keys, _, dataset = _user(small_stack)
+    api = {HEADER: f"Key {keys['api_key']}"}
+    site = httpx.post(
+        proxy.url + "observingsites/",
+        headers=api,
+        json={"name": "La Silla", "coordinates": {"longitude": -70.73, "latitude": -29.26}},
+    ).json()
+    telescope = httpx.post(
+        proxy.url + "telescopes/", headers=api, json={"name": "RC8", "observing_site": site["uuid"]}
+    ).json()
+    folder = tmp_path / "night"
+    folder.mkdir()
+    frames = {}
+    for i in range(5):
+        cards = {**LIGHT_CARDS, "DATE-OBS": f"2024-03-02T01:0{i}:00"}
+        path = write_fits(folder / f"light_{i}.fits", cards, data=np.full((256, 256), i, ">i4"))
+        frames[path.name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    head, body = multipart_upload(dataset, keys["upload_key"])
+    slow = SlowBodies(proxy.root_url, head, body, SLOW_UPLOADS, spread=True)
+    try:
+        time.sleep(3)
+        assert arcsecond.run("api", "add", "local", proxy.url).returncode == 0
+        assert arcsecond.run("api", "use", "local").returncode == 0
+        login = arcsecond.run(
+            "login", "--username", "alice", "--type", "upload", "--key", keys["upload_key"]
+        )
+        assert "Logged in" in login.stdout, login.stdout + login.stderr
+        run = arcsecond.run(
+            "upload", str(folder), "-d", "Night", "-t", telescope["uuid"], stdin="\n", timeout=120
+        )
+        output = run.stdout + run.stderr
+        assert "uploads succeeded: 5, skipped: 0, failed: 0" in output, output[-3000:]
+        assert gunicorn_connections(app) == 0  # the slow ones are still in nginx
+    finally:
+        slow.close()
+    stored = httpx.get(proxy.url + "datafiles/", headers=api).json()["results"]
+    assert {f["name"]: f["checksum"] for f in stored} == frames
 
 
 def test_slow_upload_bodies_from_one_address_hold_at_most_its_limit(stack_above_the_limit):
