@@ -334,20 +334,23 @@ def test_a_full_disk_through_nginx_answers_507_and_keeps_nothing(tmp_path, small
     app, proxy = next(stack)
     try:
         _, auth, dataset = _user((app, proxy))
-        response = httpx.post(
-            proxy.url + "datafiles/",
-            data={"dataset": dataset},
-            files={"file": ("big.dat", b"\x07" * size)},
-            headers=auth,
-            timeout=60,
-        )
-        assert response.status_code == 507, response.text
-        assert "storage is full" in response.json()["detail"]
-        # nginx cut reading the body: it closes the connection. The app's 507 comes once
-        # nginx has read the whole body, and nginx keeps its client connection alive.
-        assert response.headers["Connection"] == ("close" if full == "nginx-temp" else "keep-alive")
-        assert _stored_files(spool) == []
-        assert _stored_files(app.data_dir / "files") + _stored_files(small_disk / "files") == []
+        for mount in (proxy.url, proxy.root_url):  # the example's two locations
+            response = httpx.post(
+                mount + "datafiles/",
+                data={"dataset": dataset},
+                files={"file": ("big.dat", b"\x07" * size)},
+                headers=auth,
+                timeout=60,
+            )
+            assert response.status_code == 507, response.text
+            assert "storage is full" in response.json()["detail"]
+            # nginx cut reading the body: it closes the connection. The app's 507 comes
+            # once nginx has read the whole body, and nginx keeps its connection alive.
+            closes = "close" if full == "nginx-temp" else "keep-alive"
+            assert response.headers["Connection"] == closes
+            assert _stored_files(spool) == []
+            stored = _stored_files(app.data_dir / "files") + _stored_files(small_disk / "files")
+            assert stored == []
         small = httpx.post(
             proxy.url + "datafiles/",
             data={"dataset": dataset},
