@@ -80,14 +80,21 @@ def stack_above_the_limit(tmp_path):
     yield from run_stack(tmp_path, 5)
 
 
-def gunicorn_connections(app) -> int:
-    """Connections gunicorn's workers hold on its port (each one a thread's request)."""
+def connections_per_worker(app) -> list[int]:
+    """Connections each gunicorn worker holds on its port (a request in a thread, or
+    queued for one)."""
     port = urlsplit(app.url).port
-    count = 0
+    counts = []
     for worker in psutil.Process(app.process.pid).children():
-        for conn in worker.net_connections(kind="tcp"):
-            count += conn.status == psutil.CONN_ESTABLISHED and conn.laddr.port == port
-    return count
+        connections = worker.net_connections(kind="tcp")
+        counts.append(
+            sum(c.status == psutil.CONN_ESTABLISHED and c.laddr.port == port for c in connections)
+        )
+    return counts
+
+
+def gunicorn_connections(app) -> int:
+    return sum(connections_per_worker(app))
 
 
 class SlowBodies:
@@ -129,17 +136,22 @@ class SlowBodies:
 
 
 def multipart_upload(
-    dataset: str, key: str, content: bytes = b"\0" * 100_000, missing: int = 100
+    dataset: str,
+    key: str,
+    content: bytes = b"\0" * 100_000,
+    missing: int = 100,
+    prefix: str = "/api",
 ) -> tuple[bytes, bytes]:
-    """Head and body of an upload of `content`, as the arcsecond client sends it; the
-    Content-Length says `missing` bytes more than the body has (a body never complete)."""
+    """Head and body of an upload of `content` to `prefix`/datafiles/, as the arcsecond
+    client sends it; the Content-Length says `missing` bytes more than the body has (a
+    body never complete)."""
     body = (
         f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="dataset"\r\n\r\n'
         f'{dataset}\r\n--{BOUNDARY}\r\nContent-Disposition: form-data; name="file";'
         ' filename="slow.fits"\r\nContent-Type: application/octet-stream\r\n\r\n'
     ).encode() + content
     head = (
-        f"POST /api/datafiles/ HTTP/1.1\r\nHost: localhost\r\n{HEADER}: Key {key}\r\n"
+        f"POST {prefix}/datafiles/ HTTP/1.1\r\nHost: localhost\r\n{HEADER}: Key {key}\r\n"
         f"Content-Type: multipart/form-data; boundary={BOUNDARY}\r\n"
         f"Content-Length: {len(body) + missing}\r\n\r\n"
     ).encode()
@@ -362,3 +374,33 @@ def test_a_full_disk_through_nginx_answers_507_and_keeps_nothing(tmp_path, small
         assert "Traceback" not in app.log.read_text()
     finally:
         stack.close()
+
+
+def test_a_worker_whose_threads_are_busy_takes_no_more_requests(tmp_path):
+    """deploy/gunicorn.conf.py's worker_connections = threads, straight at gunicorn: 3 slow
+    uploads for 2 workers x 2 threads. A worker takes no more than its 2, the third goes
+    to the other one, and so does every request after them. With gunicorn's default (1000)
+    one worker may take all 3 (seen here in one run of two), the third waiting behind
+    the slow ones though the other worker is idle."""
+    env = {"GUNICORN_THREADS": "2", "GUNICORN_ACCESS_LOG": ""}
+    config = ("-c", str(ROOT / "deploy" / "gunicorn.conf.py"))
+    app = start_gunicorn(tmp_path / "live", workers=2, extra_env=env, extra_args=config)
+    try:
+        keys = app.new_user("alice")
+        auth = {HEADER: f"Key {keys['upload_key']}"}
+        dataset = httpx.post(app.url + "datasets/", json={"name": "Fast"}, headers=auth).json()
+        head, body = multipart_upload(dataset["uuid"], keys["upload_key"], prefix="")
+        slow = SlowBodies(app.url, head, body, 3, spread=False)
+        try:
+            time.sleep(2)
+            assert sorted(connections_per_worker(app)) == [1, 2]
+            for _ in range(10):
+                started = time.monotonic()
+                assert httpx.get(app.url + "healthcheck/", timeout=5).status_code == 200
+                assert time.monotonic() - started < 3, "queued behind the slow uploads"
+        finally:
+            slow.close()
+        # keepalive 0 pairs with it: gunicorn has no room for idle connections to keep.
+        assert "No keepalived connections" not in app.log.read_text()
+    finally:
+        app.stop()
