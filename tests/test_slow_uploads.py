@@ -281,17 +281,31 @@ def _stored_files(files_dir: Path) -> list[Path]:
     return [p for p in files_dir.rglob("*") if p.is_file()] if files_dir.exists() else []
 
 
-def test_an_upload_through_nginx_is_stored_whole(small_stack, tmp_path):
+@pytest.mark.parametrize("framing", ["content-length", "chunked"])
+def test_an_upload_through_nginx_is_stored_whole(small_stack, tmp_path, framing):
+    """As the arcsecond client sends it (Content-Length), or chunked (nginx reads the
+    chunks whole and hands gunicorn a Content-Length)."""
     app, proxy = small_stack
-    _, auth, dataset = _user(small_stack)
+    keys, auth, dataset = _user(small_stack)
     content = os.urandom(20 * MB)
-    response = httpx.post(
-        proxy.url + "datafiles/",
-        data={"dataset": dataset},
-        files={"file": ("frame.dat", content)},
-        headers=auth,
-        timeout=60,
-    )
+    if framing == "content-length":
+        response = httpx.post(
+            proxy.url + "datafiles/",
+            data={"dataset": dataset},
+            files={"file": ("frame.dat", content)},
+            headers=auth,
+            timeout=60,
+        )
+    else:
+        _, body = multipart_upload(dataset, keys["upload_key"], content)
+        body += f"\r\n--{BOUNDARY}--\r\n".encode()
+        pieces = (body[i : i + MB] for i in range(0, len(body), MB))
+        response = httpx.post(
+            proxy.url + "datafiles/",
+            content=pieces,  # an iterator: httpx sends it chunked
+            headers={**auth, "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"},
+            timeout=60,
+        )
     assert response.status_code == 201, response.text
     assert response.json()["checksum"] == hashlib.sha256(content).hexdigest()
     (stored,) = _stored_files(app.data_dir / "files")
