@@ -67,7 +67,9 @@ graceful_timeout = int(_env("GRACEFUL_TIMEOUT", "60"))
 # free (tests/test_slow_uploads.py found it). Capped, it leaves the connection in the
 # listen queue for a worker that can take it. So no room is left for idle keep-alive
 # connections (gunicorn keeps one alive only beyond `threads`): keepalive 0, which costs
-# nothing behind nginx, which opens a new connection per request (deploy/nginx.conf.example).
+# nothing behind nginx, which opens a new connection per request (deploy/nginx.conf.example)
+# and sends its headers at once. (gunicorn 27's gthread also gives a connection that sent
+# nothing for 5 s `keepalive` more seconds before closing it: none, here.)
 worker_connections = threads
 keepalive = int(_env("KEEPALIVE", "0"))
 # limit_request_line, limit_request_fields, limit_request_field_size: gunicorn's defaults
