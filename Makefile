@@ -5,8 +5,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 4
-# Threads: with nginx streaming uploads through (no request buffering), a slow upload
-# holds a thread, not a whole worker.
+# Threads: each request in progress holds one (behind nginx, which reads a body whole
+# first, a slow client holds none); a worker accepts no more connections than it has
+# threads, and keeps none alive (deploy/gunicorn.conf.py says why).
 THREADS ?= 8
 export ARCSEC_DATA_DIR ?= $(CURDIR)/instance
 
@@ -29,7 +30,7 @@ init: venv
 
 run: init
 	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers $(WORKERS) --worker-class gthread \
-		--threads $(THREADS) --timeout 0 \
+		--threads $(THREADS) --worker-connections $(THREADS) --keep-alive 0 --timeout 0 \
 		--control-socket $(ARCSEC_DATA_DIR)/gunicorn.ctl \
 		--access-logfile - 'wsgi:app'
 

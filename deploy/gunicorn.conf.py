@@ -9,7 +9,7 @@ Every value below can be changed without editing this file, by an environment va
     GUNICORN_THREADS           8
     GUNICORN_TIMEOUT           120
     GUNICORN_GRACEFUL_TIMEOUT  60
-    GUNICORN_KEEPALIVE         5
+    GUNICORN_KEEPALIVE         0
     GUNICORN_CONTROL_SOCKET    $RUNTIME_DIRECTORY/gunicorn.ctl under systemd, none otherwise
     GUNICORN_ACCESS_LOG        "-" (stdout: the journal); "" for none
     GUNICORN_LOG_LEVEL         info
@@ -61,8 +61,17 @@ timeout = int(_env("TIMEOUT", "120"))
 # not: the client sees the connection close and retries; nothing half-stored remains).
 # systemd's TimeoutStopSec in deploy/arcsec-flask.service is set above it.
 graceful_timeout = int(_env("GRACEFUL_TIMEOUT", "60"))
-# Idle keep-alive connections wait in the worker's poller, not in a thread.
-keepalive = int(_env("KEEPALIVE", "5"))
+# A worker accepts no more connections than it has threads: with gunicorn's default (1000)
+# a worker whose threads are all busy (big uploads handed on by nginx, slow requests)
+# still accepts, and queues the request behind them although other workers have threads
+# free (tests/test_slow_uploads.py found it). Capped, it leaves the connection in the
+# listen queue for a worker that can take it. So no room is left for idle keep-alive
+# connections (gunicorn keeps one alive only beyond `threads`): keepalive 0, which costs
+# nothing behind nginx, which opens a new connection per request (deploy/nginx.conf.example)
+# and sends its headers at once. (gunicorn 27's gthread also gives a connection that sent
+# nothing for 5 s `keepalive` more seconds before closing it: none, here.)
+worker_connections = threads
+keepalive = int(_env("KEEPALIVE", "0"))
 # limit_request_line, limit_request_fields, limit_request_field_size: gunicorn's defaults
 # (4094 bytes, 100 fields, 8190 bytes); uploads are bodies, unaffected by them.
 

@@ -80,13 +80,20 @@ class Nginx:
         return path.read_text(errors="replace") if path.exists() else ""
 
 
-def site_config(upstream: str, listen_port: int, files_dir: Path, logs: Path, prefix: str) -> str:
-    """The example site, pointed at `upstream` (host:port) and `files_dir`."""
+def site_config(
+    upstream: str, listen_port: int, files_dir: Path, logs: Path, prefix: str, body_temp: Path
+) -> str:
+    """The example site, pointed at `upstream` (host:port), `files_dir` and `body_temp`
+    (the folder where nginx spools request bodies)."""
     text = EXAMPLE.read_text()
     substitutions = [
         ("server 127.0.0.1:8000;", f"server {upstream};"),
         ("listen 80;", f"listen 127.0.0.1:{listen_port};"),
         ("alias /srv/arcsec/instance/files/;", f"alias {files_dir}/;"),
+        (
+            "client_body_temp_path /srv/arcsec/instance/nginx-body;",
+            f"client_body_temp_path {body_temp};",
+        ),
         ("/var/log/nginx/arcsec.access.log", str(logs / "access.log")),
         ("/var/log/nginx/arcsec.error.log", str(logs / "error.log")),
         ("location /api/ {", f"location {prefix}/ {{"),
@@ -105,8 +112,15 @@ def start_nginx(
     files_dir: Path,
     prefix: str = "/api",
     user: str | None = None,
+    body_temp: Path | None = None,
+    request_buffering: bool = True,
 ) -> Nginx:
     """nginx on a free loopback port, proxying to `upstream_url`; `.url` ends in `prefix`/.
+
+    `body_temp`: where nginx spools request bodies (default: in `tmp_dir`); nginx makes
+    the folder itself, its parent must exist (a small tmpfs, to fill it up).
+    `request_buffering` False: the example's streaming variant (`proxy_request_buffering
+    off` in its locations), which bench/upload_nginx.py compares.
 
     `user`: the workers' user when started as root (default root itself: as `nobody` they
     could not enter pytest's 0700 folders). Ignored otherwise.
@@ -120,7 +134,11 @@ def start_nginx(
     tmp_dir.mkdir(parents=True, exist_ok=True)
     port = free_port()
     upstream = urlsplit(upstream_url).netloc
-    site = site_config(upstream, port, Path(files_dir).absolute(), tmp_dir, prefix)
+    body_temp = Path(body_temp or tmp_dir / "client_body_temp").absolute()
+    site = site_config(upstream, port, Path(files_dir).absolute(), tmp_dir, prefix, body_temp)
+    if not request_buffering:
+        assert site.count("proxy_request_buffering on;") == 2, "one in each location"
+        site = site.replace("proxy_request_buffering on;", "proxy_request_buffering off;")
     (tmp_dir / "site.conf").write_text(site)
     user_line = f"user {user or 'root'};\n" if os.geteuid() == 0 else ""
     conf = tmp_dir / "nginx.conf"
