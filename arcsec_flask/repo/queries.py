@@ -31,7 +31,9 @@ class OwnedQuery:
     scalar subquery), so that a page of ids is found without any join. `counts` maps a
     filter name ("" for no filter) to a query with `?` for the owner then the value,
     answering the count from a kept column; other filter sets are counted on an index.
-    `dump` turns a row into the API's dict.
+    `dump` turns a row into the API's dict; `dump_values`, when given, does the same from
+    the row's values as a plain tuple, in `columns` order (a page's rows are then fetched
+    without building a sqlite3.Row each).
     """
 
     columns: str
@@ -42,6 +44,7 @@ class OwnedQuery:
     owner: str = ""
     key: str = "uuid"
     counts: dict[str, str] = field(default_factory=dict)
+    dump_values: Callable[[tuple[Any, ...]], dict[str, Any]] | None = None
 
     @property
     def table(self) -> str:
@@ -104,13 +107,17 @@ class OwnedQuery:
         """The full rows of `ids` (found within one owner by the caller), in id order."""
         if not ids:
             return []
-        found = conn.execute(
+        cursor = conn.cursor()
+        if self.dump_values is not None:
+            cursor.row_factory = None  # plain tuples
+        found = cursor.execute(
             f"SELECT {self.columns} FROM {self.from_}"
             f" WHERE {self.alias}.id IN (SELECT value FROM json_each(?))"
             f" ORDER BY {self.alias}.id",
             (json.dumps(ids),),
         )
-        return [self.dump(r) for r in found]
+        dump = self.dump_values or self.dump
+        return [dump(r) for r in found]
 
     def list_(
         self,
