@@ -8,6 +8,7 @@ import mimetypes
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from ..domain.errors import Conflict, Invalid, NotFound
@@ -93,42 +94,55 @@ class StoredFile:
     external_path: str | None = None
 
 
+# A row's API keys and the SQL giving each, in the order of the dict a row becomes.
+COLUMNS = (
+    ("id", "f.id"),
+    ("pk", "f.id"),
+    ("dataset", "d.uuid"),
+    ("name", "f.name"),
+    ("size", "f.size"),
+    ("checksum", "f.checksum"),
+    ("is_raw", "f.is_raw"),
+    ("tags", "f.tags"),
+    ("format", "f.format"),
+    ("compression", "f.compression"),
+    ("date_obs", "f.date_obs"),
+    *((name, f"f.{name}") for name in HEADER_FIELDS),
+    ("header_status", "f.header_status"),
+    ("header_error", "f.header_error"),
+    ("observation", "o.uuid"),
+    ("calibration", "c.uuid"),
+    ("night_log", "n.uuid"),
+    ("creation_date", "f.creation_date"),
+    ("storage_path", "f.storage_path"),
+    ("external_path", "f.external_path"),
+    ("content_type", "f.content_type"),
+)
+KEYS = tuple(key for key, _ in COLUMNS)
+
+
+def _dump_values(values: tuple[Any, ...]) -> dict[str, Any]:
+    """A row's dict from its values in COLUMNS order: keys zipped on in C, then the two
+    values SQLite cannot give as the API has them."""
+    row = dict(zip(KEYS, values, strict=True))
+    row["is_raw"] = bool(row["is_raw"])
+    row["tags"] = list(_decoded_tags(row["tags"]))
+    return row
+
+
+@lru_cache(maxsize=4096)
+def _decoded_tags(text: str) -> tuple[str, ...]:
+    """A row's tags, decoded once per distinct JSON text (the files of a night or a
+    dataset share theirs); a tuple, so that no caller can change what others get."""
+    return tuple(json.loads(text))
+
+
 def _dump(r: sqlite3.Row) -> dict[str, Any]:
-    return {
-        "id": r["id"],
-        "pk": r["id"],
-        "dataset": r["dataset_uuid"],
-        "name": r["name"],
-        "size": r["size"],
-        "checksum": r["checksum"],
-        "is_raw": bool(r["is_raw"]),
-        "tags": json.loads(r["tags"]),
-        "format": r["format"],
-        "compression": r["compression"],
-        "date_obs": r["date_obs"],
-        **{name: r[name] for name in HEADER_FIELDS},
-        "header_status": r["header_status"],
-        "header_error": r["header_error"],
-        "observation": r["observation_uuid"],
-        "calibration": r["calibration_uuid"],
-        "night_log": r["night_log_uuid"],
-        "creation_date": r["creation_date"],
-        "storage_path": r["storage_path"],
-        "external_path": r["external_path"],
-        "content_type": r["content_type"],
-    }
+    return _dump_values(tuple(r))
 
 
 QUERY = OwnedQuery(
-    columns=(
-        "f.id, f.name, f.size, f.checksum, f.is_raw, f.tags, f.format, f.compression,"
-        " f.date_obs, f.header_status, f.header_error, f.creation_date, f.storage_path,"
-        " f.external_path, f.content_type, f.target_name, f.date_obs_source, f.exposure_time,"
-        " f.filter_name, f.frame_type, f.instrument_name, f.telescope_name, f.binning,"
-        " f.ccd_temperature,"
-        " d.uuid AS dataset_uuid,"
-        " o.uuid AS observation_uuid, c.uuid AS calibration_uuid, n.uuid AS night_log_uuid"
-    ),
+    columns=", ".join(f"{sql} AS {key}" for key, sql in COLUMNS),
     from_=(
         "datafiles f JOIN datasets d ON d.id = f.dataset_id"
         " LEFT JOIN observations o ON o.id = f.observation_id"
@@ -138,6 +152,7 @@ QUERY = OwnedQuery(
     alias="f",
     filters=FILTERS,
     dump=_dump,
+    dump_values=_dump_values,
     owner="f.owner_id = ?",
     key="id",
     counts=COUNTS,

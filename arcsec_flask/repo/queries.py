@@ -4,7 +4,8 @@ one by its key, always within one owner.
 A list costs the same on page 1 and page 10,000, and with 100 rows or a million: the page
 is chosen by ids alone, on the table's own indexes (owner or parent, then id), and only
 those ids are then read in full with their joins; deep pages go by keyset (`after` /
-`before` an id) rather than by skipping rows; counts come from columns the schema's
+`before` an id) rather than by skipping rows, and so does a deep `offset` when the
+matching ids form one unbroken range; counts come from columns the schema's
 triggers keep (`counts`), or from an index when no such column answers.
 """
 
@@ -17,6 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain.errors import NotFound
+
+# From this offset on, a page of a dense id range is entered by id (two index lookups)
+# rather than by skipping its entries (about 35 ns each here).
+DENSE_FROM = 1000
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,9 @@ class OwnedQuery:
     scalar subquery), so that a page of ids is found without any join. `counts` maps a
     filter name ("" for no filter) to a query with `?` for the owner then the value,
     answering the count from a kept column; other filter sets are counted on an index.
-    `dump` turns a row into the API's dict.
+    `dump` turns a row into the API's dict; `dump_values`, when given, does the same from
+    the row's values as a plain tuple, in `columns` order (a page's rows are then fetched
+    without building a sqlite3.Row each).
     """
 
     columns: str
@@ -42,6 +49,7 @@ class OwnedQuery:
     owner: str = ""
     key: str = "uuid"
     counts: dict[str, str] = field(default_factory=dict)
+    dump_values: Callable[[tuple[Any, ...]], dict[str, Any]] | None = None
 
     @property
     def table(self) -> str:
@@ -78,11 +86,20 @@ class OwnedQuery:
         offset: int = 0,
         after: int | None = None,
         before: int | None = None,
+        total: int | None = None,
     ) -> list[int]:
         """The ids of one page, in id order: `offset` rows skipped on an index, or the
-        `limit` ids after `after` / before `before` (a keyset, costing no skipping)."""
+        `limit` ids after `after` / before `before` (a keyset, costing no skipping).
+        `total`, how many match (counted in the same read transaction), lets a deep
+        offset into a dense id range be entered by id instead (`_dense_start`)."""
         where, params = self._where(owner_id, filters)
         order = "ASC"
+        if total is not None and offset >= DENSE_FROM and after is None and before is None:
+            start = self._dense_start(conn, where, params, total, offset)
+            if start is not None:
+                where.append(f"{self.alias}.id >= ?")
+                params.append(start)
+                offset = 0
         if after is not None:
             where.append(f"{self.alias}.id > ?")
             params.append(after)
@@ -100,17 +117,41 @@ class OwnedQuery:
         ]
         return ids[::-1] if order == "DESC" else ids
 
+    def _dense_start(
+        self, conn: sqlite3.Connection, where: list[str], params: list[Any], total: int, offset: int
+    ) -> int | None:
+        """The id at `offset` when the `total` matching ids are every integer from the
+        lowest to the highest (one bulk load, no deletions: a dataset filed in one go, a
+        single owner's archive): then it is the lowest + `offset`, found from the two ends
+        of the index range instead of by skipping `offset` entries. None otherwise."""
+        ends = []
+        for order in ("ASC", "DESC"):
+            found = conn.execute(
+                f"SELECT {self.alias}.id FROM {self.table} {self.alias}"
+                f" WHERE {' AND '.join(where)} ORDER BY {self.alias}.id {order} LIMIT 1",
+                params,
+            ).fetchone()
+            if found is None:
+                return None
+            ends.append(int(found[0]))
+        low, high = ends
+        return low + offset if high - low + 1 == total else None
+
     def rows(self, conn: sqlite3.Connection, ids: list[int]) -> list[dict[str, Any]]:
         """The full rows of `ids` (found within one owner by the caller), in id order."""
         if not ids:
             return []
-        found = conn.execute(
+        cursor = conn.cursor()
+        if self.dump_values is not None:
+            cursor.row_factory = None  # plain tuples
+        found = cursor.execute(
             f"SELECT {self.columns} FROM {self.from_}"
             f" WHERE {self.alias}.id IN (SELECT value FROM json_each(?))"
             f" ORDER BY {self.alias}.id",
             (json.dumps(ids),),
         )
-        return [self.dump(r) for r in found]
+        dump = self.dump_values or self.dump
+        return [dump(r) for r in found]
 
     def list_(
         self,
@@ -132,7 +173,7 @@ class OwnedQuery:
             conn.execute("BEGIN")
         try:
             total = self.count(conn, owner_id, filters)
-            ids = self.page_ids(conn, owner_id, filters, limit, offset, after, before)
+            ids = self.page_ids(conn, owner_id, filters, limit, offset, after, before, total)
             return total, self.rows(conn, ids)
         finally:
             if began:
