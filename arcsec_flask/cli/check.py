@@ -72,10 +72,23 @@ def _hours(value: float) -> float:
     help="Age after which a part still held by a running upload counts as hung (on S3, which"
     " cannot tell a running upload, the age after which any multipart upload is stale).",
 )
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=store_check.DEFAULT_BATCH,
+    show_default=True,
+    help="Files whose night log, observation and calibration are recomputed per transaction:"
+    " uploads wait for one batch at most.",
+)
 def check_command(
-    verify_checksums: bool, repair: bool, as_json: bool, grace_hours: float, stale_hours: float
+    verify_checksums: bool,
+    repair: bool,
+    as_json: bool,
+    grace_hours: float,
+    stale_hours: float,
+    batch: int,
 ) -> None:
-    options = Options(verify_checksums, repair, grace_hours * 3600, stale_hours * 3600)
+    options = Options(verify_checksums, repair, grace_hours * 3600, stale_hours * 3600, batch)
     backend = backend_from_config(current_app.config)
     bar = _Bar() if verify_checksums and not as_json else None
     with database() as conn:
