@@ -17,6 +17,7 @@ parent rows by schema.sql's triggers; `count_drift` compares them with a recount
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
@@ -33,17 +34,22 @@ class _DryRun(Exception):
 
 
 BATCH = 500  # files recomputed per write transaction of a check or a repair
+# Between two batches: SQLite's lock is not a queue, and a writer waiting on its busy
+# timeout polls it every 100 ms at most, so without a pause longer than that it may never
+# find the lock free between one batch's COMMIT and the next BEGIN (measured: bench/repair.py).
+PAUSE_S = 0.12
 
 
 def derived_drift(
-    conn: sqlite3.Connection, repair: bool = False, batch: int = BATCH
+    conn: sqlite3.Connection, repair: bool = False, batch: int = BATCH, pause_s: float = PAUSE_S
 ) -> dict[str, Any]:
     """{"files": [{"id", "dataset", "name", "fields"}...] whose derived links were wrong,
-    "empty": {table: count} of groups no file uses}; committed only with `repair`."""
-    return _repair(conn, batch) if repair else _dry_run(conn, batch)
+    "empty": {table: count} of groups no file uses}; committed only with `repair`.
+    `pause_s` between batches lets other writers in (PAUSE_S)."""
+    return _repair(conn, batch, pause_s) if repair else _dry_run(conn, batch, pause_s)
 
 
-def _repair(conn: sqlite3.Connection, batch_size: int) -> dict[str, Any]:
+def _repair(conn: sqlite3.Connection, batch_size: int, pause_s: float) -> dict[str, Any]:
     """Recomputed and committed `batch_size` files a transaction, in id order (a file
     uploaded meanwhile is derived by its upload, and recomputed if its id comes later),
     then pruned: the groups the last transaction removes are the empty ones."""
@@ -60,6 +66,7 @@ def _repair(conn: sqlite3.Connection, batch_size: int) -> dict[str, Any]:
         if len(batch) < batch_size:
             break
         after_id = batch[-1]
+        time.sleep(pause_s)
     with transaction(conn):
         groups_before = _groups(conn)
         night_grouping.prune(conn)
@@ -68,7 +75,7 @@ def _repair(conn: sqlite3.Connection, batch_size: int) -> dict[str, Any]:
     return {"files": files, "empty": {t: n for t, n in empty.items() if n}}
 
 
-def _dry_run(conn: sqlite3.Connection, batch_size: int) -> dict[str, Any]:
+def _dry_run(conn: sqlite3.Connection, batch_size: int, pause_s: float) -> dict[str, Any]:
     """The drift without changing anything, in rolled-back batches. A group is empty when
     no file's recomputed link points to it and prune would drop it: the same answer as
     recomputing everything at once (a file's links depend on its own facts and on the
@@ -95,6 +102,8 @@ def _dry_run(conn: sqlite3.Connection, batch_size: int) -> dict[str, Any]:
                 raise _DryRun()
         except _DryRun:
             pass
+        if at + batch_size < len(file_ids):
+            time.sleep(pause_s)
     empty = {t: len(groups_before[t] - used[t] - (kept if t == "night_logs" else set()))
              for t in GROUPS}  # fmt: skip
     return {"files": files, "empty": {t: n for t, n in empty.items() if n}}

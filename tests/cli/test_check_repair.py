@@ -114,7 +114,7 @@ def test_an_upload_during_a_long_repair_is_filed_while_it_runs(
     def repair() -> None:
         conn = connect(app.config["DATABASE"])
         try:
-            done["drift"] = derived_drift(conn, repair=True, batch=10)
+            done["drift"] = derived_drift(conn, repair=True, batch=100)
         finally:
             conn.close()
         done["at"] = time.monotonic()
