@@ -14,6 +14,7 @@ from flask.cli import with_appcontext
 from ..domain.errors import ArcsecError
 from ..services import backup as backups
 from ..web.storage import get_backend
+from .common import bucket_reachable
 
 
 def _report(summary: dict) -> None:
@@ -44,8 +45,8 @@ def backup_command(dest: Path, with_files: bool, previous: Path | None, verify_o
         if verify_only:
             _report(backups.verify(dest))
             return
-        _report(
-            backups.backup(
+        with bucket_reachable(config, "No backup was made."):
+            summary = backups.backup(
                 Path(config["DATABASE"]),
                 Path(config["FILES_DIR"]),
                 dest,
@@ -54,8 +55,8 @@ def backup_command(dest: Path, with_files: bool, previous: Path | None, verify_o
                 secret_key=Path(config["DATA_DIR"]) / "secret_key",
                 stored=backend.open if backend.kind == "s3" else None,
             )
-        )
-    except (backups.BackupError, ArcsecError) as error:  # ArcsecError: S3 unreachable
+        _report(summary)
+    except (backups.BackupError, ArcsecError) as error:
         raise click.ClickException(str(error)) from error
 
 
@@ -68,14 +69,14 @@ def restore_command(backup_dir: Path) -> None:
     config = current_app.config
     backend = get_backend()
     try:
-        _report(
-            backups.restore(
+        with bucket_reachable(config, "Nothing was restored."):
+            summary = backups.restore(
                 backup_dir,
                 Path(config["DATA_DIR"]),
                 files_dir=Path(config["FILES_DIR"]),
                 database=Path(config["DATABASE"]),
                 bucket=backend if backend.kind == "s3" else None,
             )
-        )
+        _report(summary)
     except (backups.BackupError, ArcsecError) as error:
         raise click.ClickException(str(error)) from error

@@ -15,7 +15,7 @@ from tqdm import tqdm
 from ..services import store_check
 from ..services.store_check import KINDS, Options, Report
 from ..storage import LOST_FOUND, backend_from_config
-from .common import database
+from .common import bucket_reachable, database
 
 # Each item's fields shown in the text report, after the kind (all of them in --json).
 SHOWN = ("dataset", "name", "id", "path", "external_path", "key", "table", "count",
@@ -23,8 +23,9 @@ SHOWN = ("dataset", "name", "id", "path", "external_path", "key", "table", "coun
 
 HELP = f"""Compare the rows with the stored files and the derived data with the rows.
 
-Exit status: 0 when nothing was found, 1 when something was (repaired or not), 2 on a
-usage error.
+Exit status: 0 when nothing was found, 1 when something was (repaired or not) or the
+storage could not be read (an S3 bucket unreachable: one line saying so), 2 on a usage
+error.
 
 Found: rows without their file; files without a row; files whose size (and, with
 --verify-checksums, sha256) is not their row's; in-place files gone or changed; upload
@@ -72,13 +73,27 @@ def _hours(value: float) -> float:
     help="Age after which a part still held by a running upload counts as hung (on S3, which"
     " cannot tell a running upload, the age after which any multipart upload is stale).",
 )
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=store_check.DEFAULT_BATCH,
+    show_default=True,
+    help="Files whose night log, observation and calibration are recomputed per transaction:"
+    " uploads wait for one batch at most.",
+)
 def check_command(
-    verify_checksums: bool, repair: bool, as_json: bool, grace_hours: float, stale_hours: float
+    verify_checksums: bool,
+    repair: bool,
+    as_json: bool,
+    grace_hours: float,
+    stale_hours: float,
+    batch: int,
 ) -> None:
-    options = Options(verify_checksums, repair, grace_hours * 3600, stale_hours * 3600)
+    options = Options(verify_checksums, repair, grace_hours * 3600, stale_hours * 3600, batch)
     backend = backend_from_config(current_app.config)
     bar = _Bar() if verify_checksums and not as_json else None
-    with database() as conn:
+    not_done = "The check could not finish: run it again once the bucket answers."
+    with database() as conn, bucket_reachable(current_app.config, not_done):
         try:
             report = store_check.check(conn, backend, current_app.config["DATA_DIR"], options, bar)
         finally:

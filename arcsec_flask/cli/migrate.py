@@ -13,7 +13,7 @@ from tqdm import tqdm
 from ..services import migration
 from ..storage import backend_from_config
 from ..web.storage import get_backend
-from .common import database
+from .common import bucket_reachable, database
 
 
 @click.command("migrate-storage")
@@ -35,10 +35,13 @@ def migrate_storage(kind: str) -> None:
         raise click.ClickException("--to s3 needs ARCSEC_S3_BUCKET (and the S3 settings).")
     source = get_backend()
     target = backend_from_config({**config, "STORAGE": kind})
-    with database() as conn:
+    not_done = "Stopped: what was copied is kept (and skipped); run it again once it answers."
+    with database() as conn, bucket_reachable(config, not_done):
         bar = tqdm(unit="file", desc="stored files", file=sys.stderr, disable=None)
-        summary = migration.migrate(conn, source, target, progress=lambda _row: bar.update(1))
-        bar.close()
+        try:
+            summary = migration.migrate(conn, source, target, progress=lambda _r: bar.update(1))
+        finally:
+            bar.close()
     click.echo(
         f"{summary.copied} copied ({summary.bytes} bytes), {summary.present} already there, "
         f"{len(summary.failed)} failed"

@@ -2,10 +2,14 @@
 and the rows `arcsec-flask check` compares with the stored files.
 
 The derived rows are recomputed from the files' own facts (night_grouping.refresh_files on
-every file, then prune); what changed is the drift. A repair does it in one write
-transaction. A check (no `repair`) does it DRY_RUN_BATCH files at a time, each batch in a
-write transaction that is rolled back, so that it changes nothing and a server's uploads
-beside it wait for one batch (a fraction of a second), never for the whole store. The
+every file, then prune); what changed is the drift. Both a check and a repair go BATCH
+files at a time, each batch in its own write transaction (BEGIN IMMEDIATE), so that a
+server's uploads beside them wait for one batch (a fraction of a second), never for the
+whole store: a check rolls each batch back, a repair commits it, then prunes the groups
+no file uses in one last transaction. A repair is safe to interrupt and run again: each
+batch commits files whose links are recomputed from their own facts (a file's links
+depend on its facts and on the groups, never on other files), and what an interrupted
+repair left (groups emptied, not pruned yet) is what the next one finds and prunes. The
 counts the lists show (data_files_count, and a dataset's data_files_size) are kept in the
 parent rows by schema.sql's triggers; `count_drift` compares them with a recount.
 """
@@ -13,6 +17,7 @@ parent rows by schema.sql's triggers; `count_drift` compares them with a recount
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterable
 from typing import Any, NamedTuple
 
@@ -25,34 +30,52 @@ COLUMNS = {"night_log_id": "night log", "observation_id": "observation",
 
 
 class _DryRun(Exception):
-    """Raised to roll the recomputation back."""
+    """Raised to roll a check's batch back."""
 
 
-DRY_RUN_BATCH = 500  # files recomputed per rolled-back transaction of a check
+BATCH = 500  # files recomputed per write transaction of a check or a repair
+# Between two batches: SQLite's lock is not a queue, and a writer waiting on its busy
+# timeout polls it every 100 ms at most, so without a pause longer than that it may never
+# find the lock free between one batch's COMMIT and the next BEGIN (measured: bench/repair.py).
+PAUSE_S = 0.12
 
 
 def derived_drift(
-    conn: sqlite3.Connection, repair: bool = False, batch: int = DRY_RUN_BATCH
+    conn: sqlite3.Connection, repair: bool = False, batch: int = BATCH, pause_s: float = PAUSE_S
 ) -> dict[str, Any]:
     """{"files": [{"id", "dataset", "name", "fields"}...] whose derived links were wrong,
-    "empty": {table: count} of groups no file uses}; committed only with `repair`."""
-    if not repair:
-        return _dry_run(conn, batch)
-    found: dict[str, Any] = {}
-    try:
+    "empty": {table: count} of groups no file uses}; committed only with `repair`.
+    `pause_s` between batches lets other writers in (PAUSE_S)."""
+    return _repair(conn, batch, pause_s) if repair else _dry_run(conn, batch, pause_s)
+
+
+def _repair(conn: sqlite3.Connection, batch_size: int, pause_s: float) -> dict[str, Any]:
+    """Recomputed and committed `batch_size` files a transaction, in id order (a file
+    uploaded meanwhile is derived by its upload, and recomputed if its id comes later),
+    then pruned: the groups the last transaction removes are the empty ones."""
+    files: list[dict[str, Any]] = []
+    after_id = 0
+    while True:
         with transaction(conn):
-            before, groups_before = _links(conn), _groups(conn)
-            night_grouping.refresh_files(conn, list(before))
-            after, groups_after = _links(conn), _groups(conn)
-            found = _diff(conn, before, after, groups_before, groups_after)
-            if not repair:
-                raise _DryRun()
-    except _DryRun:
-        pass
-    return found
+            query = "SELECT id FROM datafiles WHERE id > ? ORDER BY id LIMIT ?"
+            batch = [r[0] for r in conn.execute(query, (after_id, batch_size))]
+            if batch:
+                before = _links(conn, batch)
+                night_grouping.refresh_files(conn, batch, new=True)  # prune: once, below
+                files += _changed(conn, before, _links(conn, batch))
+        if len(batch) < batch_size:
+            break
+        after_id = batch[-1]
+        time.sleep(pause_s)
+    with transaction(conn):
+        groups_before = _groups(conn)
+        night_grouping.prune(conn)
+        groups_after = _groups(conn)
+    empty = {t: len(groups_before[t] - groups_after[t]) for t in GROUPS}
+    return {"files": files, "empty": {t: n for t, n in empty.items() if n}}
 
 
-def _dry_run(conn: sqlite3.Connection, batch_size: int) -> dict[str, Any]:
+def _dry_run(conn: sqlite3.Connection, batch_size: int, pause_s: float) -> dict[str, Any]:
     """The drift without changing anything, in rolled-back batches. A group is empty when
     no file's recomputed link points to it and prune would drop it: the same answer as
     recomputing everything at once (a file's links depend on its own facts and on the
@@ -79,6 +102,8 @@ def _dry_run(conn: sqlite3.Connection, batch_size: int) -> dict[str, Any]:
                 raise _DryRun()
         except _DryRun:
             pass
+        if at + batch_size < len(file_ids):
+            time.sleep(pause_s)
     empty = {t: len(groups_before[t] - used[t] - (kept if t == "night_logs" else set()))
              for t in GROUPS}  # fmt: skip
     return {"files": files, "empty": {t: n for t, n in empty.items() if n}}
@@ -98,20 +123,6 @@ def _links(
 
 def _groups(conn: sqlite3.Connection) -> dict[str, set[int]]:
     return {t: {r[0] for r in conn.execute(f"SELECT id FROM {t}")} for t in GROUPS}
-
-
-def _diff(
-    conn: sqlite3.Connection,
-    before: dict[int, tuple[Any, ...]],
-    after: dict[int, tuple[Any, ...]],
-    groups_before: dict[str, set[int]],
-    groups_after: dict[str, set[int]],
-) -> dict[str, Any]:
-    files = _changed(conn, before, after)
-    # Groups that existed and are gone after the recomputation held no file (or only
-    # wrongly linked ones, counted above): they were left behind.
-    empty = {t: len(groups_before[t] - groups_after[t]) for t in GROUPS}
-    return {"files": files, "empty": {t: n for t, n in empty.items() if n}}
 
 
 def _changed(

@@ -4,8 +4,10 @@ A camera (or a copy over the network) writes a frame in pieces; the watcher must
 it half-written. A file is ready once its size and modification time have stayed the same
 for `stable_seconds` since the watcher first saw them so: every observation of a new
 (size, mtime) restarts the clock. Once a file has been dealt with (imported, skipped or
-refused), its signature is kept: seeing it again unchanged is not a reason to take it
-again, a change is (a refused file is retried only once it has been rewritten).
+refused), the caller may keep its signature (`done`): seeing it again unchanged is not a
+reason to take it again, a change is (a refused file is retried only once it has been
+rewritten). The watcher keeps only what the database cannot tell it (refused files):
+a filed one is forgotten, its row says it is filed (services/watch.py).
 
 The caller stats the files and passes the figures in, with its own clock (`now`, any
 monotonic seconds), so that the rules are tested without sleeping.
@@ -44,12 +46,21 @@ class StabilityTracker:
         self.stable_seconds = stable_seconds
         self._pending: dict[str, _Pending] = {}
         self._done: dict[str, Signature] = {}
+        self._peaks: dict[str, int] = {}  # the largest size of each since it was copied
 
     def __len__(self) -> int:
         return len(self._pending)
 
     def __contains__(self, path: object) -> bool:
         return path in self._pending
+
+    def knows(self, path: str) -> bool:
+        """Whether `path` is pending or was dealt with (its signature kept by `done`)."""
+        return path in self._pending or path in self._done
+
+    def remembered(self) -> list[str]:
+        """The paths dealt with whose signatures are kept (`done`, not forgotten since)."""
+        return list(self._done)
 
     def observe(self, path: str, signature: Signature, now: float) -> bool:
         """Note that `path` is now `signature`; whether it is (still) waiting to settle.
@@ -65,7 +76,9 @@ class StabilityTracker:
     def forget(self, path: str) -> bool:
         """The file is gone: drop it (and what was known of it); whether it was pending."""
         self._done.pop(path, None)
-        return self._pending.pop(path, None) is not None
+        pending = self._pending.pop(path, None) is not None
+        self._shrink()
+        return pending
 
     def due(self, now: float) -> list[str]:
         """The pending paths that have waited long enough to be looked at again."""
@@ -90,11 +103,24 @@ class StabilityTracker:
         if now - pending.since < self.stable_seconds:
             return False
         del self._pending[path]
+        self._shrink()
         return True
 
     def done(self, path: str, signature: Signature) -> None:
         """`path` was dealt with as `signature`: ignore it until it changes."""
         self._done[path] = signature
+
+    def _shrink(self) -> None:
+        """A dict keeps the table of its largest size (a catch-up's 100,000 pending files,
+        some 4 MB) after its entries are removed: copied once it holds a quarter of that."""
+        for name in ("_pending", "_done"):
+            table: dict[str, object] = getattr(self, name)
+            peak = self._peaks.get(name, 0)
+            if len(table) > peak:
+                self._peaks[name] = len(table)
+            elif peak > 1024 and len(table) * 4 < peak:
+                setattr(self, name, dict(table))
+                self._peaks[name] = len(table)
 
     def retry_later(self, path: str, signature: Signature, now: float) -> None:
         """Taking it failed for a passing reason (the database was busy): wait again."""

@@ -7,7 +7,9 @@ What is repaired, each step on its own (a database step is one transaction):
 - files no row refers to, older than the grace period: moved to lost+found/<UTC date>/;
 - upload parts no upload will finish: removed (an incomplete upload by definition);
 - cached previews of no row: removed (they are made again on demand);
-- derived links (night logs, observations, calibrations) and stored counts: recomputed.
+- derived links (night logs, observations, calibrations): recomputed, `batch` files a
+  transaction (repo/integrity.py), then the groups no file uses pruned; stored counts:
+  recounted.
 Never repaired, only reported: rows without their file, size or checksum mismatches,
 in-place files gone or changed (the data is the observatory's, not ours to touch).
 """
@@ -48,6 +50,7 @@ REPAIRABLE = ("unreferenced", "stale_parts", "orphan_previews", "derived_links",
 CHUNK = 1024 * 1024  # checksums read this much at a time: memory stays bounded
 DEFAULT_GRACE_S = 3600.0
 DEFAULT_STALE_S = 24 * 3600.0
+DEFAULT_BATCH = integrity.BATCH
 
 
 class Progress(Protocol):
@@ -67,6 +70,9 @@ class Options:
     grace_s: float = DEFAULT_GRACE_S
     # A part still held by a running upload counts as hung after this long.
     stale_s: float = DEFAULT_STALE_S
+    # Files whose derived links are recomputed per write transaction (uploads wait for
+    # one batch at most).
+    batch: int = DEFAULT_BATCH
 
 
 @dataclass
@@ -127,7 +133,7 @@ def check(
     ]
     if options.repair:
         _repair_files(conn, backend, report, strays, orphan_previews, now)
-    _derived(conn, report, options.repair)
+    _derived(conn, report, options)
     return report
 
 
@@ -168,9 +174,10 @@ def _compare_files(
         found["in_place_checksum_mismatch"] = _described(conn, placed_bad)
 
 
-def _derived(conn: sqlite3.Connection, report: Report, repair: bool) -> None:
-    """Derived links and stored counts; with `repair`, recomputed (a transaction each)."""
-    drift = integrity.derived_drift(conn, repair=repair)
+def _derived(conn: sqlite3.Connection, report: Report, options: Options) -> None:
+    """Derived links and stored counts; with `repair`, recomputed (in batches)."""
+    repair = options.repair
+    drift = integrity.derived_drift(conn, repair=repair, batch=options.batch)
     report.findings["derived_links"] = drift["files"]
     report.findings["derived_empty"] = [{"table": t, "count": n} for t, n in drift["empty"].items()]
     report.findings["counts"] = integrity.count_drift(conn, repair=repair)

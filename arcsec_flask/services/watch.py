@@ -20,6 +20,13 @@ adds: which files to take, and when.
 - A file refused (name taken by another file, unreadable, ...) is reported once and taken
   again only when it changes. A database too busy to write (its lock held past the busy
   timeout) is a passing reason: the files wait and are tried again.
+- Memory stays bounded however many files the folder holds: a file filed (imported or
+  skipped as present) is not remembered once its row says so by ingest's rule (same name
+  and size, not modified since filed); a rescan, or an event, that finds it unchanged asks
+  the database (one indexed SELECT) and leaves it alone without a log line. What is kept:
+  the files pending (not settled yet) and those refused (until they change or vanish).
+  With `verify` every file dealt with is remembered (about 200 bytes each), since that
+  rule is the one `verify` does not trust.
 - `stop` (set on SIGTERM or Ctrl-C) ends the loop between files: the batch in hand is
   committed (ingest's own rule) and `run` returns; what was not filed yet is caught up
   at the next start. The folder itself vanishing (a share unmounted) raises FolderGone.
@@ -36,6 +43,7 @@ import stat
 import threading
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +121,8 @@ class Watcher:
         try:
             log.info("catching up on %s", self.folder)
             scanned = time.monotonic()
-            self._look_under(self.folder, scanned)
+            # Everything goes to ingest (whose rule skips what is filed, a line each).
+            self._look_under(self.folder, scanned, catching_up=True)
             log.info("%d files to look at; then watching for new ones", len(self.tracker))
             while not self.stop.is_set():
                 if not self.folder.is_dir():  # a share unmounted, the folder moved away
@@ -121,7 +130,7 @@ class Watcher:
                 now = time.monotonic()
                 if now - scanned >= self.rescan_seconds:  # events lost (a queue overflow)
                     scanned = now
-                    self._look_under(self.folder, now)
+                    self.rescan(now)
                 self.step(now)
                 self.stop.wait(self.tick)
         finally:
@@ -152,6 +161,14 @@ class Watcher:
                 break
             self._file(ready[start : start + CHUNK], now)
 
+    def rescan(self, now: float) -> None:
+        """Look at every file again (events may have been lost); forget the refused files
+        that are gone (their deletion sends no event we listen to)."""
+        for path in self.tracker.remembered():
+            if _signature(Path(path)) is None:
+                self.tracker.forget(path)
+        self._look_under(self.folder, now)
+
     def _start_observer(self) -> BaseObserver:
         for kind in self.observers:
             observer = PollingObserver(timeout=self.tick * 2) if kind is PollingObserver else kind()
@@ -166,13 +183,13 @@ class Watcher:
             return observer
         raise OSError(f"cannot watch {self.folder}")
 
-    def _look_under(self, folder: Path, now: float) -> None:
+    def _look_under(self, folder: Path, now: float, catching_up: bool = False) -> None:
         if self._ignored(folder):
             return
         for path in ingest.files_under(folder):
-            self._look_at(path, now)
+            self._look_at(path, now, catching_up)
 
-    def _look_at(self, path: Path, now: float) -> None:
+    def _look_at(self, path: Path, now: float, catching_up: bool = False) -> None:
         if self._ignored(path):
             return
         signature = _signature(path)
@@ -180,6 +197,9 @@ class Watcher:
             if self.tracker.forget(str(path)):
                 log.info("gone before it was complete, forgotten: %s", self._shown(path))
             return
+        known = self.tracker.knows(str(path))
+        if not (known or catching_up or self.target.verify) and self._filed_as(path, signature):
+            return  # filed, unchanged since: the database remembers it (see the docstring)
         self.tracker.observe(str(path), signature, now)
 
     def _ignored(self, path: Path) -> bool:
@@ -245,14 +265,14 @@ class Watcher:
                 reason = refused.get(str(path), "no usable name")
                 log.warning("refused: %s: %s", self._shown(path), reason)
             elif present[path] or name in claimed:
-                self.tracker.done(str(path), signature)
+                self._filed(path, signature)
                 log.info("skipped, already present: %s", self._shown(path))
             elif (row := datafiles.by_name(self.conn, target.dataset["id"], name)) is None:
                 # Not filed: the run was stopped before it (caught up at the next start).
                 self.tracker.retry_later(str(path), signature, time.monotonic())
             else:
                 claimed.add(name)
-                self.tracker.done(str(path), signature)
+                self._filed(path, signature, row)
                 self._log_imported(path, row)
 
     def _present(self, path: Path) -> bool:
@@ -261,6 +281,24 @@ class Watcher:
             name is not None
             and datafiles.by_name(self.conn, self.target.dataset["id"], name) is not None
         )
+
+    def _filed(self, path: Path, signature: Signature, row: dict[str, Any] | None = None) -> None:
+        """Dealt with, and filed: remembered only when its row cannot vouch for it."""
+        if self.target.verify or not self._filed_as(path, signature, row):
+            self.tracker.done(str(path), signature)
+
+    def _filed_as(
+        self, path: Path, signature: Signature, row: dict[str, Any] | None = None
+    ) -> bool:
+        """Whether the dataset's file of this name has this size and was filed after this
+        mtime: ingest's rule for "already present" without reading (services/ingest.py)."""
+        name = _name(path)
+        if row is None and name is not None:
+            row = datafiles.by_name(self.conn, self.target.dataset["id"], name)
+        if row is None or row["size"] != signature[0]:
+            return False
+        filed = datetime.fromisoformat(row["creation_date"]).timestamp()
+        return signature[1] / 1e9 < filed
 
     def _log_imported(self, path: Path, row: dict[str, Any]) -> None:
         filed = datafiles.get(self.conn, self.target.owner_id, row["id"])

@@ -341,11 +341,17 @@ class S3Backend(Backend):
                 log.error("Could not remove stored object %s: %s", error["Key"], error["Code"])
 
     def _keys(self, prefix: str = "") -> Iterator[dict[str, Any]]:
-        pages = self.client.get_paginator("list_objects_v2").paginate(
-            Bucket=self.bucket, Prefix=prefix
-        )
-        for page in pages:
-            yield from page.get("Contents", [])
+        yield from self._listed("list_objects_v2", "Contents", Prefix=prefix)
+
+    def _listed(self, operation: str, field: str, **params: Any) -> Iterator[dict[str, Any]]:
+        """The items of a listing, page by page; StorageUnavailable when the bucket
+        cannot be listed (check, backup and restore list it: they say so in one line)."""
+        pages = self.client.get_paginator(operation).paginate(Bucket=self.bucket, **params)
+        try:
+            for page in pages:
+                yield from page.get(field, [])
+        except _read_failures() as error:
+            raise StorageUnavailable(error, reading=True) from error
 
     def _placed(self) -> Iterator[dict[str, Any]]:
         """The objects of placed files: not staging objects, not lost+found."""
@@ -409,12 +415,10 @@ class S3Backend(Backend):
         age = DEFAULT_STRAY_AGE_S if older_than_s is None else older_than_s
         cutoff = time.time() - age
         found = []
-        pages = self.client.get_paginator("list_multipart_uploads").paginate(Bucket=self.bucket)
-        for page in pages:
-            for upload in page.get("Uploads", []):
-                started = upload["Initiated"].timestamp()
-                if started <= cutoff:
-                    found.append(Stray(upload["Key"], started, upload["UploadId"]))
+        for upload in self._listed("list_multipart_uploads", "Uploads"):
+            started = upload["Initiated"].timestamp()
+            if started <= cutoff:
+                found.append(Stray(upload["Key"], started, upload["UploadId"]))
         for staged in self._keys(f"{TMP}/"):
             started = staged["LastModified"].timestamp()
             if started <= cutoff:

@@ -11,6 +11,7 @@ import pytest
 
 from arcsec_flask import create_app
 from arcsec_flask.storage import LOST_FOUND, backend_from_config
+from tests.support.servers import free_port
 
 from .helpers import small_frame
 
@@ -85,3 +86,18 @@ def test_damage_in_the_bucket_is_found_and_repaired(s3_app, s3_bucket):
     assert client.list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
     status, again = check(s3_app, "--grace-hours", "0", "--stale-hours", "0")
     assert counts(again) == {"missing": 1, "size_mismatch": 1}  # a person's to settle
+
+
+@pytest.mark.parametrize("args", [[], ["--json"], ["--repair"], ["--verify-checksums"]])
+def test_an_unreachable_bucket_is_one_line_not_a_traceback(s3_app, s3_bucket, args):
+    """A closed port: one line on stderr naming the bucket and the cause, exit 1, and no
+    report at all (none that could pass for a clean or a partial check)."""
+    closed = f"http://127.0.0.1:{free_port()}"
+    settings = {"DATA_DIR": s3_app.config["DATA_DIR"], "TESTING": True, **s3_bucket.settings}
+    away = create_app({**settings, "S3_ENDPOINT_URL": closed})
+    result = away.test_cli_runner().invoke(args=["check", *args])
+    assert result.exit_code == 1 and result.stdout == "", result.output
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"Error: The file storage (S3 bucket '{s3_bucket.name}') cannot be")
+    assert f'Could not connect to the endpoint URL: "{closed}/' in line
+    assert line.endswith("The check could not finish: run it again once the bucket answers.")

@@ -3,6 +3,8 @@ our own: no sleeping, no file system."""
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 
 from arcsec_flask.services.stability import StabilityTracker, is_temporary
@@ -113,3 +115,23 @@ def test_zero_seconds_takes_a_file_at_its_first_look():
     tracker.observe("a.fits", (100, 1), now=7)
     assert tracker.due(7) == ["a.fits"]
     assert tracker.settled("a.fits", (100, 1), now=7)
+
+
+def test_the_tracker_gives_back_the_memory_of_a_catch_up():
+    """A dict keeps the table of its largest size after its entries go: 20,000 files
+    pending at once (a catch-up), then all taken, must not leave it behind."""
+    paths = [f"night/frame_{i:06d}.fits" for i in range(20_000)]
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracker = StabilityTracker(0)
+        for path in paths:
+            tracker.observe(path, (100, 1), now=0)
+        grown = tracemalloc.get_traced_memory()[0] - before
+        for path in tracker.due(0):
+            assert tracker.settled(path, (100, 1), now=0)
+        left = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert grown > 1_000_000  # the table and its entries, while pending
+    assert left < 20_000, left

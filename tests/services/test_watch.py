@@ -97,3 +97,94 @@ def test_files_whose_events_were_lost_are_found_by_the_rescan(tmp_path, target, 
     writer.join()
     assert "imported: unheard.fits" in caplog.text
     assert datafiles.by_name(conn, where.dataset["id"], "unheard.fits") is not None
+
+
+def run_scenario(watcher: Watcher, stop: threading.Event, scenario, timeout: float = 60) -> None:
+    """Run the loop in this thread while `scenario()` acts in another; stop when it ends."""
+    failure: list[BaseException] = []
+
+    def act() -> None:
+        try:
+            scenario()
+        except BaseException as error:  # re-raised in the test's thread
+            failure.append(error)
+        finally:
+            stop.set()
+
+    actor = threading.Thread(target=act)
+    actor.start()
+    threading.Timer(timeout, stop.set).start()
+    watcher.run()
+    actor.join()
+    if failure:
+        raise failure[0]
+
+
+def wait_for(caplog, line: str, count: int = 1, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while caplog.text.count(line) < count:
+        assert time.monotonic() < deadline, f"no {count} x {line!r} in:\n{caplog.text}"
+        time.sleep(0.05)
+
+
+def test_filed_files_are_not_remembered_and_rescans_leave_them_alone(tmp_path, target, caplog):
+    """Only what the database cannot say is kept: the refused file, until it is gone.
+    Without file events, only the rescans (every 0.2 s) find the late files: each one
+    found proves the filed files were looked at again, and left alone without a line."""
+    conn, where = target
+    incoming = tmp_path / "incoming"
+    for i in range(5):
+        small_frame(incoming / f"f{i}.fits", i)
+    stop = threading.Event()
+    watcher = Watcher(conn, where, incoming, stable_seconds=0.1, stop=stop, rescan_seconds=0.2)
+    watcher.observers = [Deaf]
+    caplog.set_level(logging.INFO, logger="arcsec_flask.watch")
+    taken = incoming / "again" / "f0.fits"
+
+    def scenario() -> None:
+        wait_for(caplog, "imported: ", count=5)
+        small_frame(taken, 99)  # the name is taken by other bytes: refused
+        wait_for(caplog, "refused: again/f0.fits")
+        small_frame(incoming / "late.fits", 6)
+        wait_for(caplog, "imported: late.fits")
+        assert watcher.tracker.remembered() == [str(taken)]
+        assert len(watcher.tracker) == 0
+        taken.unlink()
+        small_frame(incoming / "later.fits", 7)
+        wait_for(caplog, "imported: later.fits")
+        assert watcher.tracker.remembered() == []
+        time.sleep(0.2)  # gives a rescan the time to remember the taken one wrongly
+        small_frame(incoming / "f1.fits", 8)  # rewritten after it was filed: taken again
+        wait_for(caplog, "refused: f1.fits: the dataset already holds another file")
+
+    run_scenario(watcher, stop, scenario)
+    text = caplog.text
+    assert text.count("imported: ") == 7 and text.count("refused: ") == 2
+    assert "skipped" not in text
+    assert watcher.tracker.remembered() == [str(incoming / "f1.fits")]
+    assert len(datafiles.list_(conn, where.owner_id, {}, 100, 0)[1]) == 7
+
+
+def test_with_verify_every_file_dealt_with_is_remembered(tmp_path, target, caplog):
+    """`verify` does not trust the name-size-mtime rule, so the watcher does not lean on
+    it: the filed files stay remembered, and the rescans read none of them again."""
+    conn, where = target
+    incoming = tmp_path / "incoming"
+    for i in range(3):
+        small_frame(incoming / f"f{i}.fits", i)
+    stop = threading.Event()
+    verifying = WatchTarget(where.backend, where.owner_id, where.dataset, verify=True)
+    watcher = Watcher(conn, verifying, incoming, stable_seconds=0.1, stop=stop, rescan_seconds=0.2)
+    watcher.observers = [Deaf]
+    caplog.set_level(logging.INFO, logger="arcsec_flask.watch")
+
+    def scenario() -> None:
+        wait_for(caplog, "imported: ", count=3)
+        small_frame(incoming / "late.fits", 6)
+        wait_for(caplog, "imported: late.fits")
+
+    run_scenario(watcher, stop, scenario)
+    assert sorted(watcher.tracker.remembered()) == sorted(
+        str(incoming / name) for name in ("f0.fits", "f1.fits", "f2.fits", "late.fits")
+    )
+    assert caplog.text.count("imported: ") == 4 and "skipped" not in caplog.text

@@ -16,6 +16,7 @@ from arcsec_flask.repo.sqlite import connect
 from arcsec_flask.storage import MIN_PART_SIZE
 from arcsec_flask.storage.s3 import CHECKSUM_KEY
 from arcsec_flask.web.storage import backend_of
+from tests.support.servers import free_port
 
 HEADER = "X-Arcsecond-API-Authorization"
 BODIES = {
@@ -25,7 +26,7 @@ BODIES = {
 }
 
 
-def make_app(tmp_path, bucket, storage: str):
+def make_app(tmp_path, bucket, storage: str, **extra):
     settings = {
         "DATA_DIR": str(tmp_path / "data"),
         "FILES_DIR": str(tmp_path / "files"),
@@ -34,6 +35,7 @@ def make_app(tmp_path, bucket, storage: str):
         "S3_PART_SIZE": MIN_PART_SIZE,
         "S3_PRESIGN_SECONDS": 0,
         "STORAGE": storage,
+        **extra,
     }
     return create_app(settings)
 
@@ -155,3 +157,20 @@ def test_the_target_must_be_the_other_storage(tmp_path, s3_bucket):
     bucketless = create_app({"DATA_DIR": str(tmp_path / "other"), "TESTING": True})
     result = migrate(bucketless, "s3")
     assert result.exit_code != 0 and "ARCSEC_S3_BUCKET" in result.output
+
+
+@pytest.mark.parametrize(("start", "other"), [("file", "s3"), ("s3", "file")])
+def test_an_unreachable_bucket_is_one_line_and_places_nothing(tmp_path, s3_bucket, start, other):
+    """The bucket (target or source) on a closed port: one line saying which bucket and
+    why, exit 1, no traceback, not told to switch, nothing placed in the target."""
+    fill(make_app(tmp_path, s3_bucket, start))
+    closed = f"http://127.0.0.1:{free_port()}"
+    result = migrate(make_app(tmp_path, s3_bucket, start, S3_ENDPOINT_URL=closed), other)
+    assert result.exit_code == 1, result.output
+    (line,) = result.output.strip().splitlines()
+    assert line.startswith(f"Error: The file storage (S3 bucket '{s3_bucket.name}') cannot be")
+    assert f'Could not connect to the endpoint URL: "{closed}/' in line
+    assert line.endswith("what was copied is kept (and skipped); run it again once it answers.")
+    target = backend_of(make_app(tmp_path, s3_bucket, other))
+    assert target.stored_paths() == set()
+    assert target.stray_uploads(older_than_s=0) == []

@@ -163,6 +163,24 @@ def test_a_backup_from_an_unreachable_bucket_fails_whole_and_says_why(tmp_path, 
     closed = {**s3_bucket.settings, "S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}"}
     away = create_app({"DATA_DIR": str(tmp_path / "data"), "TESTING": True, **closed})
     done = away.test_cli_runner().invoke(args=["backup", str(tmp_path / "b1"), "--with-files"])
-    assert done.exit_code == 1 and "Traceback" not in done.output
-    assert "file storage (S3) cannot be reached" in done.output
+    assert done.exit_code == 1, done.output
+    (line,) = done.output.strip().splitlines()  # one line: no traceback, no JSON
+    assert line.startswith(f"Error: The file storage (S3 bucket '{s3_bucket.name}') cannot be")
+    assert "Could not connect to the endpoint URL" in line and line.endswith("No backup was made.")
     assert list(tmp_path.glob("*b1*")) == []  # no backup, not even its hidden .partial
+
+    # A restore under S3 checks the rows against a listing of the bucket: unreachable, it
+    # restores nothing (no database a server could start on) and says so in one line.
+    code, made = run(s3_app(tmp_path / "data", s3_bucket), "backup", str(tmp_path / "b2"))
+    assert code == 0 and made["ok"], made
+    runner_app = create_app({"DATA_DIR": str(tmp_path / "cli"), "TESTING": True, **closed})
+    empty = tmp_path / "restored"
+    runner_app.config.update(
+        DATA_DIR=str(empty), DATABASE=str(empty / "arcsec.sqlite3"), FILES_DIR=str(empty / "files")
+    )
+    done = runner_app.test_cli_runner().invoke(args=["restore", str(tmp_path / "b2")])
+    assert done.exit_code == 1, done.output
+    (line,) = done.output.strip().splitlines()
+    assert "(S3 bucket" in line and line.endswith("Nothing was restored.")
+    assert not (empty / "arcsec.sqlite3").exists()
+    assert list(empty.glob("*.restoring")) == []
