@@ -125,31 +125,33 @@ def _settings_read_once() -> Iterator[None]:
 
 
 def _card(image: str) -> Card:
-    raw_value, raw_comment = _raw_value_and_comment(image)
+    # The raw text is only split out when astropy's reading fails (few cards do).
     try:
         card = fits.Card.fromstring(image)
         key = card.keyword
     except Exception:  # astropy raises assorted errors on malformed cards: keep the raw text
+        raw_value, raw_comment = _raw_value_and_comment(image)
         return Card(image[:8].strip().upper(), raw_value, raw_comment)
     try:
-        value = _json_value(card.value, raw_value)
+        value = _json_value(card.value, image)
     except Exception:  # VerifyError for unparsable values (`-31 16 24`, `3,5`, `NaN`)
-        value = raw_value
+        value = _raw_value_and_comment(image)[0]
     try:
         comment = str(card.comment)
     except Exception:
-        comment = raw_comment
+        comment = _raw_value_and_comment(image)[1]
     return Card(key, value, comment)
 
 
-def _json_value(value: object, raw_value: str) -> CardValue:
+def _json_value(value: object, image: str) -> CardValue:
     if value is None or isinstance(value, fits.card.Undefined):
         return None
     if isinstance(value, bool | int | str):
         return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else raw_value
-    return raw_value  # complex numbers and anything else JSON cannot hold
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    # Infinities, NaN, complex numbers, anything else JSON cannot hold: the text written.
+    return _raw_value_and_comment(image)[0]
 
 
 def _raw_value_and_comment(image: str) -> tuple[str, str]:
