@@ -93,9 +93,63 @@ def parse_cards(images: Sequence[bytes]) -> list[Card]:
             groups[-1].append(image)
         else:
             groups.append([image])
+    strip = bool(fits.conf.strip_header_whitespace)
+    cards: list[Card | None] = [
+        _plain_card(group[0], strip) if len(group) == 1 else None for group in groups
+    ]
+    if all(cards):
+        return cards  # type: ignore[return-value]
     with _warnings_lock, warnings.catch_warnings(), _settings_read_once():
         warnings.simplefilter("ignore")
-        return [_card("".join(group)) for group in groups]
+        return [card or _card("".join(group)) for card, group in zip(cards, groups, strict=True)]
+
+
+# A card most headers are made of: an upper-case standard keyword, "= " in columns 9-10.
+PLAIN_KEYWORD = re.compile(r"[A-Z0-9_-]+ *")
+SPECIAL_KEYWORDS = frozenset({"COMMENT", "HISTORY", "CONTINUE", "END", "HIERARCH"})
+VALUE_AND_COMMENT = fits.Card._value_NFSC_RE  # astropy's own: the same reading
+NUMBER = fits.Card._number_NFSC_RE
+EXPONENT = str.maketrans({"d": "e", "D": "E", " ": None})  # astropy's FIX_FP_TABLE2, spaces out
+
+
+def _plain_card(image: str, strip: bool) -> Card | None:
+    """The card astropy reads from `image` (80 characters), read here the way astropy
+    reads it (Card._parse_keyword, _parse_value and _parse_comment on one match of its own
+    expression) for a plain keyword and a string, logical, number or no value: an astropy
+    Card costs three times as much. None for anything else (a record-valued keyword, a
+    complex number, an unparsable value...): astropy reads those (`_card`)."""
+    key = image[:8]
+    if image[8:10] != "= " or not PLAIN_KEYWORD.fullmatch(key):
+        return None
+    key = key.rstrip()
+    if key in SPECIAL_KEYWORDS:
+        return None
+    rest = image[10:].lstrip()
+    if rest[:1] == "'" and rest.find(": ") >= 2:
+        return None  # perhaps a record-valued keyword card (`DP1 = 'AXIS.1: 1'`)
+    match = VALUE_AND_COMMENT.match(image[9:].strip())
+    if match is None or match.group("cplx") is not None:
+        return None
+    value: CardValue
+    if match.group("bool") is not None:
+        value = match.group("bool") == "T"
+    elif match.group("strg") is not None:
+        text = match.group("strg").replace("''", "'")
+        value = text.rstrip() if strip else text
+    elif match.group("numr") is not None:
+        number = NUMBER.match(match.group("numr"))
+        if number is None:
+            return None
+        digits = (number.group("sign") or "") + number.group("digt").translate(EXPONENT)
+        try:
+            value = int(digits)
+        except ValueError:
+            real = float(digits)
+            value = real if math.isfinite(real) else _raw_value_and_comment(image)[0]
+    else:
+        value = None
+    comment = match.group("comm")
+    return Card(key, value, comment.rstrip() if comment else "")
 
 
 class _ReadOnce:
@@ -125,31 +179,33 @@ def _settings_read_once() -> Iterator[None]:
 
 
 def _card(image: str) -> Card:
-    raw_value, raw_comment = _raw_value_and_comment(image)
+    # The raw text is only split out when astropy's reading fails (few cards do).
     try:
         card = fits.Card.fromstring(image)
         key = card.keyword
     except Exception:  # astropy raises assorted errors on malformed cards: keep the raw text
+        raw_value, raw_comment = _raw_value_and_comment(image)
         return Card(image[:8].strip().upper(), raw_value, raw_comment)
     try:
-        value = _json_value(card.value, raw_value)
+        value = _json_value(card.value, image)
     except Exception:  # VerifyError for unparsable values (`-31 16 24`, `3,5`, `NaN`)
-        value = raw_value
+        value = _raw_value_and_comment(image)[0]
     try:
         comment = str(card.comment)
     except Exception:
-        comment = raw_comment
+        comment = _raw_value_and_comment(image)[1]
     return Card(key, value, comment)
 
 
-def _json_value(value: object, raw_value: str) -> CardValue:
+def _json_value(value: object, image: str) -> CardValue:
     if value is None or isinstance(value, fits.card.Undefined):
         return None
     if isinstance(value, bool | int | str):
         return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else raw_value
-    return raw_value  # complex numbers and anything else JSON cannot hold
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    # Infinities, NaN, complex numbers, anything else JSON cannot hold: the text written.
+    return _raw_value_and_comment(image)[0]
 
 
 def _raw_value_and_comment(image: str) -> tuple[str, str]:

@@ -6,9 +6,10 @@ import json
 import math
 import mimetypes
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from ..domain.errors import Conflict, Invalid, NotFound
@@ -17,7 +18,7 @@ from ..headers import Card, HeaderInfo
 from . import night_grouping
 from .header_columns import header_columns
 from .queries import OwnedQuery
-from .rows import insert_row, update_row
+from .rows import update_row
 from .sqlite import transaction
 
 # The values read from headers (docs/API.md, datafiles): exact, and a few ranges.
@@ -199,16 +200,25 @@ def create(
     info: HeaderInfo,
     fields: dict[str, Any],
     header_error: str | None = None,
+    setting: night_grouping.Setting | None = None,
 ) -> dict[str, Any]:
     """Insert a stored file's row with what its header says, and derive its night log,
     observation or calibration, in one transaction. The same name in the same dataset is a
-    Conflict, whoever came first."""
+    Conflict, whoever came first. `setting`: the dataset's night_grouping.Setting, when the
+    caller looked it up inside the write transaction this joins (a batch of files looks it
+    up once); else it is looked up here."""
     row = _row(owner_id, dataset, stored, info, fields, header_error)
     try:
-        with transaction(conn):
-            file_id = insert_row(conn, "datafiles", row)
+        with transaction(conn), _undone_on_error(conn):
+            # None when the dataset is gone: the INSERT then fails on its foreign key.
+            setting = setting or night_grouping.setting_of(conn, dataset["id"])
+            groups = night_grouping.Groups()
+            if setting is not None:
+                groups = night_grouping.groups_of(conn, setting, dataset["id"], row)
+            ids = night_grouping.group_ids(groups)
+            row["night_log_id"], row["observation_id"], row["calibration_id"] = ids
+            file_id = _insert(conn, row)
             _insert_header(conn, file_id, info)
-            night_grouping.refresh_files(conn, [file_id], new=True)
     except sqlite3.IntegrityError as error:
         if "datafiles.dataset_id, datafiles.name" in str(error):
             raise Conflict(DUPLICATE.format(name=stored.name, dataset=dataset["uuid"])) from error
@@ -220,7 +230,77 @@ def create(
                 {"dataset": [f'Invalid pk "{dataset["uuid"]}" - object does not exist.']},
             ) from error
         raise
-    return get(conn, owner_id, file_id)
+    return _created(conn, owner_id, file_id, row, str(dataset["uuid"]), groups)
+
+
+@contextmanager
+def _undone_on_error(conn: sqlite3.Connection) -> Iterator[None]:
+    """Inside a caller's transaction (a batch), a savepoint: a failed create leaves nothing
+    behind, not even the groups made for the file before its INSERT failed."""
+    conn.execute("SAVEPOINT datafile_create")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK TO datafile_create")
+        conn.execute("RELEASE datafile_create")
+        raise
+    conn.execute("RELEASE datafile_create")
+
+
+@cache
+def _insert_statement(names: tuple[str, ...]) -> str:
+    return f"INSERT INTO datafiles ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+
+
+def _insert(conn: sqlite3.Connection, row: dict[str, Any]) -> int:
+    """INSERT the row (names from code, values bound); its id."""
+    cursor = conn.execute(_insert_statement(tuple(row)), tuple(row.values()))
+    return int(cursor.lastrowid or 0)
+
+
+# Columns of REAL affinity among those `create` writes: SQLite stores an int as a float.
+_REAL_COLUMNS = ("exposure_time", "ccd_temperature")
+_INTEGER_COLUMNS = frozenset(
+    [
+        "id",
+        "dataset_id",
+        "owner_id",
+        "size",
+        "is_raw",
+        "night_log_id",
+        "observation_id",
+        "calibration_id",
+    ]
+)
+
+
+def _created(
+    conn: sqlite3.Connection,
+    owner_id: int,
+    file_id: int,
+    row: dict[str, Any],
+    dataset_uuid: str,
+    groups: night_grouping.Groups,
+) -> dict[str, Any]:
+    """The new row as `get` would return it, from the values just written, without reading
+    it back. A value of another type than its column holds (SQLite would convert it on the
+    way in) is read back instead."""
+    values = {**row, "id": file_id, "dataset_uuid": dataset_uuid}
+    for name in _REAL_COLUMNS:
+        value = values[name]
+        if isinstance(value, int):
+            values[name] = float(value)
+    for name, value in values.items():
+        expected = int if name in _INTEGER_COLUMNS else float if name in _REAL_COLUMNS else str
+        if value is not None and not isinstance(value, expected):
+            return get(conn, owner_id, file_id)
+    for name, group in (
+        ("night_log_uuid", groups.night_log),
+        ("observation_uuid", groups.observation),
+        ("calibration_uuid", groups.calibration),
+    ):
+        values[name] = group[1] if group else None
+    return _dump(values)  # type: ignore[arg-type]
 
 
 def _row(

@@ -42,7 +42,7 @@ from .. import storage
 from ..domain.errors import ArcsecError
 from ..domain.names import base_name
 from ..headers import HeaderError, HeaderInfo, read_header
-from ..repo import datafiles
+from ..repo import datafiles, night_grouping
 from ..repo.sqlite import transaction
 from ..storage import Backend, sync_directory
 from ..storage.local import deferred_directory_syncs, sync_file
@@ -227,9 +227,14 @@ def _file_batch(
         # The placed files' directory entries are synced at the end of the inner block,
         # before the COMMIT: a committed row always has its file, after a power cut too.
         with transaction(conn), deferred_directory_syncs():
+            # The dataset's owner, telescope and site: looked up once a batch (the write
+            # lock held meanwhile, they cannot change).
+            setting = night_grouping.setting_of(conn, dataset["id"])
             for read in batch:
                 size = read.path.stat().st_size
-                outcome = _file_one(conn, backend, owner_id, dataset, read, mode, placed, summary)
+                outcome = _file_one(
+                    conn, backend, owner_id, dataset, read, mode, placed, summary, setting
+                )
                 if outcome == "imported":
                     summary.imported += 1
                     summary.bytes += size
@@ -260,6 +265,7 @@ def _file_one(
     mode: Mode,
     placed: list[str],
     summary: Summary,
+    setting: night_grouping.Setting | None,
 ) -> str:
     existing = datafiles.by_name(conn, dataset["id"], read.name)
     if existing is not None:
@@ -280,7 +286,7 @@ def _file_one(
         size, checksum = _place(read.path, backend, relative, mode)
         external = None
     stored = datafiles.StoredFile(read.name, relative, size, checksum, external)
-    datafiles.create(conn, owner_id, dataset, stored, read.info, {}, read.problem)
+    datafiles.create(conn, owner_id, dataset, stored, read.info, {}, read.problem, setting)
     return "imported"
 
 
