@@ -285,7 +285,7 @@ def _created(
     """The new row as `get` would return it, from the values just written, without reading
     it back. A value of another type than its column holds (SQLite would convert it on the
     way in) is read back instead."""
-    values = {**row, "id": file_id, "dataset_uuid": dataset_uuid}
+    values = {**row, "id": file_id, "dataset": dataset_uuid}
     for name in _REAL_COLUMNS:
         value = values[name]
         if isinstance(value, int):
@@ -295,12 +295,13 @@ def _created(
         if value is not None and not isinstance(value, expected):
             return get(conn, owner_id, file_id)
     for name, group in (
-        ("night_log_uuid", groups.night_log),
-        ("observation_uuid", groups.observation),
-        ("calibration_uuid", groups.calibration),
+        ("night_log", groups.night_log),
+        ("observation", groups.observation),
+        ("calibration", groups.calibration),
     ):
         values[name] = group[1] if group else None
-    return _dump(values)  # type: ignore[arg-type]
+    values["pk"] = file_id
+    return _dump_values(tuple(values[key] for key in KEYS))
 
 
 def _row(

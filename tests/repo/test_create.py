@@ -57,9 +57,16 @@ def test_what_create_returns_is_what_get_returns(archive, case, at_site, fields)
     elif case == "text as int":
         info = replace(info, target_name=42)  # type: ignore[arg-type]
     conn = archive.conn
-    created = datafiles.create(
-        conn, archive.owner_id, dataset, stored("f.fits", made), info, fields, error
-    )
+    statements: list[str] = []
+    conn.set_trace_callback(statements.append)
+    try:
+        created = datafiles.create(
+            conn, archive.owner_id, dataset, stored("f.fits", made), info, fields, error
+        )
+    finally:
+        conn.set_trace_callback(None)
+    read_back = [s for s in statements if "LEFT JOIN night_logs" in s]
+    assert bool(read_back) == (case == "text as int"), read_back
     assert created == datafiles.get(conn, archive.owner_id, created["id"])
     if case == "int exposure":
         assert created["exposure_time"] == 30.0 and isinstance(created["exposure_time"], float)
