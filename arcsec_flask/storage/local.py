@@ -104,21 +104,32 @@ class StreamingFile:
         Past BACKGROUND_AFTER bytes, a thread of this file's own hashes and writes while
         the request's thread reads the next piece of the body (both release the GIL): a
         large upload uses a second core. A write error found there is raised by the next
-        call (write, finish, checksum, or any file method)."""
+        call (write, finish, checksum, or any file method). A buffer other than bytes is
+        copied for that thread (its owner may reuse it once write returns): see
+        write_lent for one that need not be."""
+        return self.write_lent(data, None)
+
+    def write_lent(self, data: bytes | memoryview, release: Callable[[], None] | None) -> int:
+        """write() for a buffer its owner lends until `release()` is called (once, from
+        whichever thread hashed and wrote it, or dropped it after an error): no copy,
+        even of a buffer the owner will refill (the multipart parser's reads)."""
         view = data if isinstance(data, memoryview) else memoryview(data)
         if self._writer is None and self.size + len(view) > BACKGROUND_AFTER:
             self._writer = _BackgroundWriter(self._hash_and_write)
         self.size += len(view)
         if self._writer is not None:
-            if not isinstance(view.obj, bytes):  # a buffer the caller may reuse: copied
-                view = memoryview(bytes(view))
-            self._writer.put(view)
+            if release is None and not isinstance(view.obj, bytes):
+                view = memoryview(bytes(view))  # a buffer the caller may reuse: copied
+            self._writer.put(view, release)
             self._raise_failure()
             return len(view)
         try:
             return self._hash_and_write(view)
         except OSError as error:
             raise self._failed(error) from error
+        finally:
+            if release is not None:
+                release()
 
     def _hash_and_write(self, view: memoryview) -> int:
         self._sha256.update(view)
@@ -212,32 +223,37 @@ BACKGROUND_QUEUE = 4  # pieces (of up to 1 MiB) waiting: bounds the memory an up
 
 
 class _BackgroundWriter:
-    """One thread running `work` on each queued piece, in order. After an error it only
-    drains the queue (so that the producer never blocks), keeping the first error."""
+    """One thread running `work` on each queued piece, in order, then calling the piece's
+    release function (if any). After an error it only drains the queue (so that the
+    producer never blocks), still releasing each piece, and keeps the first error."""
 
     def __init__(self, work: Callable[[memoryview], Any]) -> None:
         self.work = work
         self.error: Exception | None = None
-        self._queue: queue.Queue[memoryview | None] = queue.Queue(BACKGROUND_QUEUE)
+        self._queue: queue.Queue[tuple[memoryview, Callable[[], None] | None] | None] = queue.Queue(
+            BACKGROUND_QUEUE
+        )
         self._thread = threading.Thread(target=self._run, name="upload-writer", daemon=True)
         self._thread.start()
 
     def _run(self) -> None:
         failed = False
         while True:
-            piece = self._queue.get()
+            item = self._queue.get()
             try:
-                if piece is None:
+                if item is None:
                     return
                 if not failed:
-                    self.work(piece)
+                    self.work(item[0])
             except Exception as error:  # kept for the producer, which raises it
                 self.error, failed = error, True
             finally:
+                if item is not None and item[1] is not None:
+                    item[1]()
                 self._queue.task_done()
 
-    def put(self, piece: memoryview) -> None:
-        self._queue.put(piece)
+    def put(self, piece: memoryview, release: Callable[[], None] | None = None) -> None:
+        self._queue.put((piece, release))
 
     def wait(self) -> None:
         self._queue.join()
