@@ -9,6 +9,7 @@ Storage paths are made here from random tokens; no client text is ever part of o
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import errno
 import fcntl
 import hashlib
@@ -96,14 +97,16 @@ class StreamingFile:
         self._writer: _BackgroundWriter | None = None
         self.size = 0
         self.placed = False
+        self._written = 0  # bytes written to the file (size counts those queued too)
+        self._writeback_from = 0  # where the bytes not yet handed to start_writeback begin
 
     def write(self, data: bytes | memoryview) -> int:
         """Hash and write `data` (bytes or a memoryview of the request's read: hashed and
         written from the same buffer, never copied).
 
-        Past BACKGROUND_AFTER bytes, a thread of this file's own hashes and writes while
-        the request's thread reads the next piece of the body (both release the GIL): a
-        large upload uses a second core. A write error found there is raised by the next
+        Past BACKGROUND_AFTER bytes, a thread of this file's own writes while the
+        request's thread hashes and reads the next piece of the body (both release the
+        GIL): a large upload uses a second core. A write error found there is raised by the next
         call (write, finish, checksum, or any file method). A buffer other than bytes is
         copied for that thread (its owner may reuse it once write returns): see
         write_lent for one that need not be."""
@@ -111,15 +114,18 @@ class StreamingFile:
 
     def write_lent(self, data: bytes | memoryview, release: Callable[[], None] | None) -> int:
         """write() for a buffer its owner lends until `release()` is called (once, from
-        whichever thread hashed and wrote it, or dropped it after an error): no copy,
+        the thread that wrote it, or dropped it after an error): no copy,
         even of a buffer the owner will refill (the multipart parser's reads)."""
         view = data if isinstance(data, memoryview) else memoryview(data)
         if self._writer is None and self.size + len(view) > BACKGROUND_AFTER:
-            self._writer = _BackgroundWriter(self._hash_and_write)
+            self._writer = _BackgroundWriter(self._write_all)
         self.size += len(view)
         if self._writer is not None:
             if release is None and not isinstance(view.obj, bytes):
                 view = memoryview(bytes(view))  # a buffer the caller may reuse: copied
+            # Hashed here and written there: the two halves of the work (sha256 about
+            # 0.7 s a GiB, the write into the page cache 0.3-3 s) on two cores.
+            self._sha256.update(view)
             self._writer.put(view, release)
             self._raise_failure()
             return len(view)
@@ -133,9 +139,16 @@ class StreamingFile:
 
     def _hash_and_write(self, view: memoryview) -> int:
         self._sha256.update(view)
+        return self._write_all(view)
+
+    def _write_all(self, view: memoryview) -> int:
         written = 0
         while written < len(view):  # an unbuffered write may be short
             written += self.file.write(view[written:]) or 0
+        self._written += written
+        if self._written - self._writeback_from >= WRITEBACK_EVERY:
+            start_writeback(self.file.fileno(), self._writeback_from, self._written)
+            self._writeback_from = self._written
         return written
 
     def _settle(self) -> None:
@@ -220,6 +233,44 @@ class StreamingFile:
 # Small files are written in the request's thread: a thread costs more than it saves.
 BACKGROUND_AFTER = 4 * 1024 * 1024
 BACKGROUND_QUEUE = 4  # pieces (of up to 1 MiB) waiting: bounds the memory an upload holds
+
+
+# A large upload's bytes are handed to the disk as they are written, WRITEBACK_EVERY at
+# a time (asynchronously: the write does not wait for the disk), so that the disk works
+# while the body is still arriving and finish()'s fsync has the last few MiB left to do
+# instead of the whole file (about a second a GiB here).
+WRITEBACK_EVERY = 8 * 1024 * 1024
+_SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>: start writeback of the range's dirty pages
+
+
+def _sync_file_range() -> Callable[..., int] | None:
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):  # not Linux, or no such symbol in this libc
+        return None
+    function.argtypes = (ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint)
+    function.restype = ctypes.c_int
+    return function
+
+
+_SYNC_RANGE = _sync_file_range()
+_WRITEBACKS = [0]  # ranges handed to the disk by start_writeback(), for writeback_count()
+
+
+def start_writeback(fd: int, start: int, end: int) -> bool:
+    """Start writing the bytes `start:end` of an open file to the disk, without waiting
+    for them (a hint: durability is still fsync's). False where the system has no way."""
+    if _SYNC_RANGE is None:
+        return False
+    with _SYNCS_LOCK:
+        _WRITEBACKS[0] += 1
+    return _SYNC_RANGE(fd, start, end - start, _SYNC_FILE_RANGE_WRITE) == 0
+
+
+def writeback_count() -> int:
+    """Ranges handed to the disk by start_writeback() in this process so far."""
+    with _SYNCS_LOCK:
+        return _WRITEBACKS[0]
 
 
 class _BackgroundWriter:
