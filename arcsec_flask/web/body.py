@@ -49,8 +49,9 @@ class StreamSource:
 class SocketSource:
     """The rest of a gunicorn request body of known length, from its socket."""
 
-    def __init__(self, reader: Any, sock: Any, ahead: bytes) -> None:
-        self.reader = reader  # gunicorn's LengthReader: `length` is what is still owed
+    def __init__(self, body: Any, sock: Any, ahead: bytes) -> None:
+        self.body = body
+        self.reader = body.reader  # gunicorn's LengthReader: `length` is what is still owed
         self.sock = sock
         self.ahead = memoryview(ahead)
 
@@ -66,6 +67,7 @@ class SocketSource:
             try:
                 got = self.sock.recv_into(buffer, wanted)
             except OSError as error:  # reset, timeout: the client's doing, as with gunicorn's
+                self.body.failed = True  # as its own reads mark it: the connection closes
                 raise ClientDisconnected() from error
         self.reader.length -= got
         return got
@@ -91,7 +93,7 @@ def body_source(environ: dict, stream: IO[bytes]) -> BodySource:
         if len(buffered) > reader.length:
             unreader.unread(buffered[reader.length :])
             buffered = buffered[: reader.length]
-        return SocketSource(reader, unreader.sock, buffered)
+        return SocketSource(body, unreader.sock, buffered)
     return StreamSource(stream)
 
 
