@@ -11,6 +11,11 @@ an fsync of the copy (the server fsyncs too), best of as many copies, interleave
 uploads. Target: upload MB/s / cp+fsync MB/s >= 0.5. The copy is page-cached and its
 speed varies a lot from run to run on a shared machine: run twice and quote both.
 
+The client's own ceiling, in the same run: the same httpx upload into a socket that only
+reads and discards the body (no server work at all), best of two, printed as an INFO
+ratio against cp+fsync: the client shares the two cores, and the speed ratio cannot go
+past it.
+
 Memory: every 50 ms a thread samples the RSS of the gunicorn workers (the master's children).
 Growth = the highest (peak RSS during the upload - RSS just before) over the workers.
 Target: < 30 MB whatever the size, i.e. the upload is streamed, never held in memory.
@@ -23,6 +28,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -150,6 +156,40 @@ def upload(
     return response.json()
 
 
+def _sink(listener: socket.socket) -> None:
+    """Answer each request on `listener` with a 201 after reading its body into nothing."""
+    while True:
+        try:
+            conn, _ = listener.accept()
+        except OSError:  # closed: the run is over
+            return
+        with conn:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += conn.recv(65536)
+            fields, _, got = head.partition(b"\r\n\r\n")
+            length = next(
+                int(line.split(b":", 1)[1])
+                for line in fields.split(b"\r\n")
+                if line.lower().startswith(b"content-length:")
+            )
+            received, buffer = len(got), bytearray(MIB)
+            while received < length and (n := conn.recv_into(buffer)):
+                received += n
+            conn.sendall(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}")
+
+
+def sink_seconds(path: Path) -> float:
+    """The bench's upload of `path` into a socket that only reads (the client's cost)."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        threading.Thread(target=_sink, args=(listener,), daemon=True).start()
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/"
+        with path.open("rb") as f, httpx.Client(timeout=600) as client:
+            start = time.perf_counter()
+            client.post(url, data={"dataset": "x"}, files={"file": ("f", f, "text/plain")})
+            return time.perf_counter() - start
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", type=int, default=256, help="file size in MiB (default 256)")
@@ -196,7 +236,8 @@ def main() -> int:
                 assert created["size"] == path.stat().st_size and created["checksum"] == checksum
                 copies.append(cp_fsync_seconds(path))
             length = path.stat().st_size
-            rows.append((path.name, length, min(uploads), min(copies), max(growths)))
+            sink = min(sink_seconds(path) for _ in range(2))
+            rows.append((path.name, length, min(uploads), min(copies), max(growths), sink))
             path.unlink()
         client.close()
     finally:
@@ -206,7 +247,7 @@ def main() -> int:
 
     titles = ("file", "MB", "upload MB/s", "cp+fsync MB/s", "speed ratio", "RSS +MB")
     print("{:<9} {:>6} {:>12} {:>14} {:>12} {:>8}".format(*titles))
-    for name, length, up, copy, growth in rows:
+    for name, length, up, copy, growth, _sink_s in rows:
         print(
             f"{name:<9} {length / MB:6.0f} {length / MB / up:12.1f} {length / MB / copy:14.1f}"
             f" {copy / up:12.2f} {growth / MB:8.1f}"
@@ -216,8 +257,12 @@ def main() -> int:
         " RSS = worst growth of a worker over the uploads)"
     )
     missed = 0
-    for name, length, up, copy, growth in rows:
+    for name, length, up, copy, growth, sink in rows:
         label = name.replace("big.", "")
+        print(
+            f"RATIO client_to_sink_vs_cp_fsync_{label} {copy / sink:.2f}"
+            f" ({length / MB / sink:.0f} MB/s: the client alone, the ceiling) INFO"
+        )
         ok = copy / up >= TARGET_SPEED_RATIO
         missed += not ok
         print(

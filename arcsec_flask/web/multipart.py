@@ -20,6 +20,7 @@ from werkzeug.formparser import FormDataParser
 from .. import storage
 from ..domain.errors import ArcsecError
 from ..domain.ids import canonical_uuid
+from .body import BodySource, body_source
 from .multipart_parser import READ_SIZE, MalformedBody, MultipartReader
 from .storage import get_backend
 
@@ -36,6 +37,10 @@ class _RequestBody:
 
     def __init__(self, stream: IO[bytes]) -> None:
         self._stream = stream
+
+    @property
+    def wrapped(self) -> IO[bytes]:
+        return self._stream
 
     def read(self, *args: Any) -> bytes:
         try:
@@ -72,17 +77,24 @@ class _FormDataParser(FormDataParser):
             max_form_parts=self.max_form_parts,
         )
         request.environ[FIELDS_SO_FAR] = reader.fields  # filled as the body is parsed
+        source = body_source(request.environ, stream)
         try:
-            form, files = reader.parse(stream)
+            form, files = reader.parse(stream, source)
         except ClientDisconnected:
             raise
         except (ArcsecError, HTTPException):
             with contextlib.suppress(ClientDisconnected):
-                while stream.read(READ_SIZE):
-                    pass
+                _drain(source)
             request.environ[CLOSE_CONNECTION] = True
             raise
         return stream, self.cls(form), self.cls(files)
+
+
+def _drain(source: BodySource) -> None:
+    """Read what is left of the body (from where the parser read it), into nothing."""
+    scratch = memoryview(bytearray(READ_SIZE))
+    while source.readinto(scratch):
+        pass
 
 
 class StreamingRequest(Request):

@@ -4,9 +4,12 @@ werkzeug's parser copies each chunk of a file part three or four times (into its
 a bytearray slice, `bytes()`, a slice to look for a partial boundary), and the form
 parser swallows its errors (no boundary, a wrong one, a header that is not UTF-8, a body
 cut short) into an empty form, so that a client was told "dataset: Missing data for
-required field". This parser hands a file part's bytes on as memoryview slices of what
-the server read (no copy of its own unless a boundary straddles two reads), and refuses
-a body it cannot read with a 400 that says what is wrong with it.
+required field". This parser reads the body into a few reused buffers (body.BufferRing;
+under gunicorn straight from the socket, body.body_source), hands a file part's bytes on
+as memoryview slices of them (lent to a writer that can take them, web/body.py), copies
+only the few bytes a read leaves undecided (a boundary straddling two reads, a header
+block cut by one) and a body's last, short read, and refuses a body it cannot read with
+a 400 that says what is wrong with it.
 
 RFC 7578 / RFC 2046: the body is `--boundary CRLF headers CRLF CRLF data`, each part's
 data ending at `CRLF --boundary`, the last one at `CRLF --boundary--`. Transport padding
@@ -24,13 +27,17 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.http import parse_options_header
 
 from ..domain.errors import Invalid
+from .body import BodySource, BufferRing, StreamSource
 
-# gunicorn's largest read step (MAX_READ_STEP) and recv(): one read is one buffer.
-# 4x fewer reads than 256 KiB, and gunicorn re-copies less of its read-ahead per read.
+# One buffer: gunicorn's largest read step (MAX_READ_STEP) and recv(), for the plain
+# stream; filled by as many recv_into as it takes from a socket.
 READ_SIZE = 1024 * 1024
-# gunicorn's read(n) waits for n bytes: the first read is small, so the parts' headers
+# A buffer is filled before it is parsed: the first one is small, so the parts' headers
 # are read (and the file part's container made) as soon as they arrive.
 FIRST_READ_SIZE = 64 * 1024
+# Buffers a body may hold at once: a background writer's queue (storage.local's
+# BACKGROUND_QUEUE, 4), the piece it works on, and the one being filled.
+RING_BUFFERS = 6
 MAX_HEADER_BYTES = 16 * 1024  # one part's header block
 MAX_PREAMBLE_BYTES = 64 * 1024  # what may precede the first boundary
 MAX_PADDING = 16  # spaces or tabs after a boundary
@@ -59,8 +66,10 @@ class MultipartReader:
         content_length: int | None,
         max_form_memory_size: int | None = None,
         max_form_parts: int | None = None,
+        read_size: int = READ_SIZE,
     ) -> None:
         self.stream_factory = stream_factory
+        self.read_size = read_size
         self.boundary = boundary
         self.delimiter = b"\r\n--" + boundary
         self.content_length = content_length
@@ -76,24 +85,51 @@ class MultipartReader:
         self._field: list[bytes] = []
         self._field_size = 0
         self._skipped = 0
+        self._lend: Callable[[], Callable[[], None]] | None = None
 
-    def parse(self, stream: IO[bytes]) -> tuple[MultiDict, MultiDict]:
+    def parse(
+        self, stream: IO[bytes], source: BodySource | None = None
+    ) -> tuple[MultiDict, MultiDict]:
+        """Parse the body `stream`, read from `source` when given (body.body_source: the
+        same bytes, from where they are cheapest to read)."""
+        source = source if source is not None else StreamSource(stream)
+        ring = BufferRing(self.read_size, RING_BUFFERS)
         # The first boundary has no CRLF before it: lend it one, so that every boundary
         # is found by the same search.
-        data: bytes = b"\r\n"
-        pos, size = 0, FIRST_READ_SIZE
+        left: bytes | bytearray = b"\r\n"
+        size = min(FIRST_READ_SIZE, self.read_size)
         while True:
-            chunk, size = stream.read(size), READ_SIZE
-            if not chunk:
+            data, got, lent = self._read(source, ring, left, size)
+            if not got:
                 break
-            self.received += len(chunk)
-            # The common case is nothing left over: the read itself, not a copy.
-            data = data[pos:] + chunk if pos < len(data) else chunk
+            self.received += got
+            self._lend = ring.lend if lent else None
             pos = self._consume(data, pos=0)
+            left, size = data[pos:], self.read_size  # a copy, of the few bytes left
+        self._lend = None
         self._finish()
         return MultiDict(self.fields), MultiDict(self.files)
 
-    def _consume(self, data: bytes, pos: int) -> int:
+    @staticmethod
+    def _read(
+        source: BodySource, ring: BufferRing, left: bytes | bytearray, size: int
+    ) -> tuple[bytes | bytearray, int, bool]:
+        """The bytes left over from the last read, then up to `size` more: (the data, how
+        many are new, whether the data is a ring buffer, to lend pieces of). A full
+        buffer is the common case; the first read, the body's last (short) one, and a
+        leftover too large for the buffer (tiny test buffers) are copies."""
+        if len(left) * 2 <= size == ring.size:
+            buffer, view = ring.next()
+            view[: len(left)] = left
+            got = _fill(source, view[len(left) :])
+            if len(left) + got == len(buffer):
+                return buffer, got, True
+            return bytes(view[: len(left) + got]), got, False
+        piece = bytearray(size)
+        got = _fill(source, memoryview(piece))
+        return bytes(left) + piece[:got], got, False
+
+    def _consume(self, data: bytes | bytearray, pos: int) -> int:
         """Handle what `data[pos:]` holds; returns where the next read must continue."""
         while True:
             if self.state == EPILOGUE:
@@ -129,7 +165,7 @@ class MultipartReader:
             self.state = EPILOGUE if kind == CLOSE else HEADERS
             pos = after
 
-    def _next_boundary(self, data: bytes, pos: int) -> tuple[int, str, int] | None:
+    def _next_boundary(self, data: bytes | bytearray, pos: int) -> tuple[int, str, int] | None:
         at = data.find(self.delimiter, pos)
         while at != -1:
             kind, after = self._boundary_end(data, at + len(self.delimiter))
@@ -139,7 +175,7 @@ class MultipartReader:
         return None
 
     @staticmethod
-    def _boundary_end(data: bytes, j: int) -> tuple[str | None, int]:
+    def _boundary_end(data: bytes | bytearray, j: int) -> tuple[str | None, int]:
         """What follows a delimiter at `j`: the last one (`--`), another part (padding and
         CRLF), not a boundary at all (None), or not known yet (MORE)."""
         n = len(data)
@@ -158,7 +194,7 @@ class MultipartReader:
             return MORE, j
         return None, j
 
-    def _safe_end(self, data: bytes, pos: int) -> int:
+    def _safe_end(self, data: bytes | bytearray, pos: int) -> int:
         """Up to where `data[pos:]` is surely part data: a tail that may be the start of
         the next delimiter is kept for the next read."""
         n = len(data)
@@ -169,7 +205,7 @@ class MultipartReader:
             k = data.find(b"\r", k + 1)
         return n
 
-    def _emit(self, data: bytes, start: int, end: int) -> None:
+    def _emit(self, data: bytes | bytearray, start: int, end: int) -> None:
         if end <= start:
             return
         if self.state == PREAMBLE:
@@ -177,14 +213,19 @@ class MultipartReader:
             if self._skipped > MAX_PREAMBLE_BYTES:
                 raise self._no_boundary()
         elif self._container is not None:
-            self._container.write(memoryview(data)[start:end])
+            piece = memoryview(data)[start:end]
+            write_lent = getattr(self._container, "write_lent", None)
+            if self._lend is not None and write_lent is not None:
+                write_lent(piece, self._lend())
+            else:
+                self._container.write(piece)
         else:
             self._field_size += end - start
             if self.max_field is not None and self._field_size > self.max_field:
                 raise RequestEntityTooLarge()
             self._field.append(data[start:end])
 
-    def _headers(self, data: bytes, pos: int) -> int | None:
+    def _headers(self, data: bytes | bytearray, pos: int) -> int | None:
         """Read one part's header block at `pos`; returns where the CRLF before its data
         starts, or None until the block is complete."""
         if data.startswith(b"\r\n", pos):
@@ -261,7 +302,18 @@ class MultipartReader:
         )
 
 
-def _parse_headers(block: bytes) -> Headers:
+def _fill(source: BodySource, view: memoryview) -> int:
+    """Fill `view` from `source`; fewer bytes only at the end of the body."""
+    filled = 0
+    while filled < len(view):
+        got = source.readinto(view[filled:])
+        if not got:
+            break
+        filled += got
+    return filled
+
+
+def _parse_headers(block: bytes | bytearray) -> Headers:
     try:
         text = block.decode("utf-8")
     except UnicodeDecodeError:

@@ -118,6 +118,7 @@ def test_an_abandoned_upload_is_a_stray_until_removed(backend):
     writer.write(BIG)  # S3: one part sent, a multipart upload open
     writer.write(b"never finished")
     if isinstance(backend, LocalBackend):
+        writer.flush()  # its writer thread done (a killed worker's threads die with it)
         writer.file.close()  # as a killed worker: its lock is gone
     strays = backend.stray_uploads(older_than_s=0)
     assert len(strays) == 1 and strays[0].started <= time.time()

@@ -12,7 +12,7 @@ from werkzeug.datastructures import FileStorage
 from werkzeug.test import encode_multipart
 
 from arcsec_flask.storage import StreamingFile
-from arcsec_flask.web.multipart_parser import MalformedBody, MultipartReader
+from arcsec_flask.web.multipart_parser import READ_SIZE, MalformedBody, MultipartReader
 
 BOUNDARY = "b0undary"
 DELIMITER = f"\r\n--{BOUNDARY}".encode()
@@ -30,14 +30,20 @@ class SocketLike(io.RawIOBase):
         return piece
 
 
-def _parse(tmp_path, body: bytes, step: int, content_length: int | None = None):
+def _parse(
+    tmp_path,
+    body: bytes,
+    step: int,
+    content_length: int | None = None,
+    read_size: int = READ_SIZE,
+):
     made: list[StreamingFile] = []
 
     def factory(**_kwargs):
         made.append(StreamingFile(tmp_path))
         return made[-1]
 
-    reader = MultipartReader(factory, BOUNDARY.encode(), content_length)
+    reader = MultipartReader(factory, BOUNDARY.encode(), content_length, read_size=read_size)
     try:
         return reader.parse(SocketLike(body, step)), made
     except BaseException:
@@ -58,13 +64,18 @@ TRICKY = st.lists(
     content=st.one_of(st.binary(max_size=3000), TRICKY),
     value=st.text(max_size=50).filter(lambda v: "\r" not in v),
     step=st.integers(min_value=1, max_value=4096),
+    read_size=st.integers(min_value=1, max_value=4096),
 )
-def test_every_body_reads_back_the_same_at_any_read_size(tmp_path_factory, content, value, step):
+def test_every_body_reads_back_the_same_at_any_read_size(
+    tmp_path_factory, content, value, step, read_size
+):
+    """`step`: what one recv gives; `read_size`: the parser's buffers, which it fills
+    before parsing, so that boundaries straddle two buffers anywhere."""
     folder = tmp_path_factory.mktemp("parts")
     _, body = encode_multipart(
         {"dataset": value, "file": FileStorage(io.BytesIO(content), "f.fits")}, boundary=BOUNDARY
     )
-    (form, files), made = _parse(folder, body, step, len(body))
+    (form, files), made = _parse(folder, body, step, len(body), read_size)
     assert form["dataset"] == value
     stored = files["file"]
     assert stored.filename == "f.fits"
@@ -73,14 +84,43 @@ def test_every_body_reads_back_the_same_at_any_read_size(tmp_path_factory, conte
     made[0].discard()
 
 
-def test_a_large_part_is_written_without_a_copy_per_read(tmp_path):
-    content = bytes(range(256)) * 40_000  # 10 MB, several 1 MiB reads
+class RecordingFile(StreamingFile):
+    """A real StreamingFile that notes which writes were lent buffers."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.lent: list[type] = []
+
+    def write_lent(self, data, release):
+        if release is not None:
+            self.lent.append(type(data.obj))
+        return super().write_lent(data, release)
+
+
+def test_large_parts_are_written_from_the_read_buffers(tmp_path):
+    """Two 6 MB files in one body (two background writers sharing the ring): every full
+    buffer's piece is lent to the writer, not copied, and both files are whole."""
+    first, second = bytes(range(256)) * 24_000, bytes(range(255, -1, -1)) * 24_000
     _, body = encode_multipart(
-        {"file": FileStorage(io.BytesIO(content), "big.dat")}, boundary=BOUNDARY
+        {
+            "a": FileStorage(io.BytesIO(first), "a.dat"),
+            "b": FileStorage(io.BytesIO(second), "b.dat"),
+        },
+        boundary=BOUNDARY,
     )
-    (_, files), made = _parse(tmp_path, body, 1024 * 1024, len(body))
-    assert made[0].size == len(content) and files["file"].stream.read() == content
-    made[0].discard()
+    made: list[RecordingFile] = []
+
+    def factory(**_kwargs):
+        made.append(RecordingFile(tmp_path))
+        return made[-1]
+
+    reader = MultipartReader(factory, BOUNDARY.encode(), len(body))
+    _, files = reader.parse(SocketLike(body, 100_000))
+    assert files["a"].stream.read() == first and files["b"].stream.read() == second
+    for stream, content in zip(made, (first, second), strict=True):
+        assert stream.checksum == hashlib.sha256(content).hexdigest()
+        assert len(stream.lent) >= 4 and set(stream.lent) == {bytearray}
+        stream.discard()
 
 
 def _body(*parts: bytes, close: bool = True) -> bytes:
