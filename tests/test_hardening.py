@@ -122,7 +122,8 @@ def test_a_guesser_waits_ever_longer_and_does_not_lock_the_owner_out(client, db,
         assert _password_login(client, "guess", ATTACKER).status_code == 401  # one more try
     # What is left of each delay, counted from the failure: a loaded machine may take a
     # second or more between the failure and the next try (password hashing), never less.
-    assert all(delay - 2 <= wait <= delay for wait, delay in zip(waits, (2, 4, 8, 16))), waits
+    delays = (2, 4, 8, 16)
+    assert all(d - 2 <= w <= d for w, d in zip(waits, delays, strict=True)), waits
     assert waits[-1] > 8  # not stuck at the first delays
     _time_passes(db, 32)
     assert _password_login(client, "pw", ATTACKER).status_code == 303  # after the delay: in
