@@ -17,8 +17,8 @@ lower id, so that the order never depends on the order rows were read in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -150,41 +150,136 @@ def match_calibrations(
     light: Frame, candidates: Iterable[Frame], window: timedelta, limit: int
 ) -> dict[str, list[Match]]:
     """The frames that suit `light`, per kind (KINDS), best first, at most `limit` each."""
-    if light.date_obs is None:
-        raise ValueError("the light frame has no observation time")
-    pool = [c for c in candidates if c.id != light.id and _in_window(light, c, window)]
-    by_type: dict[str, list[Frame]] = {}
-    for frame in pool:
-        by_type.setdefault(frame.frame_type or "", []).append(frame)
-
-    def of_kind(kind: str) -> list[Frame]:
-        return [f for t in KINDS[kind] for f in by_type.get(t, [])]
-
-    chosen = {
-        "bias": _best(light, light, "bias", of_kind("bias"), limit),
-        "dark": _best(light, light, "dark", of_kind("dark"), limit),
-        "flat": _best(light, light, "flat", of_kind("flat"), limit),
-    }
-    flats = {f.id: f for f in of_kind("flat")}
+    pool = list(candidates)
+    chosen = {kind: choose(light, light, kind, pool, window, limit) for kind in KINDS}
+    flats = {f.id: f for f in pool}
     best_flat = flats[chosen["flat"][0].frame_id] if chosen["flat"] else None
-    dark_flats = of_kind("dark_flat")
     chosen["dark_flat"] = (
-        _best(light, best_flat, "dark_flat", dark_flats, limit) if best_flat else []
+        choose(light, best_flat, "dark_flat", pool, window, limit) if best_flat else []
     )
     return chosen
 
 
-def _best(
-    light: Frame, reference: Frame, kind: str, frames: list[Frame], limit: int
+def choose(
+    light: Frame,
+    reference: Frame,
+    kind: str,
+    frames: Iterable[Frame],
+    window: timedelta,
+    limit: int,
 ) -> list[Match]:
-    """The frames that pass the rules, best first; their reasons are written for the
-    chosen `limit` only (thousands may pass)."""
-    passing = [f for f in frames if _passes(light, reference, kind, f)]
+    """The frames of `kind` that pass the rules, best first, at most `limit`; their
+    reasons are written for the chosen only (thousands may pass)."""
+    if light.date_obs is None:
+        raise ValueError("the light frame has no observation time")
+    passing = [
+        f
+        for f in frames
+        if f.frame_type in KINDS[kind]
+        and f.id != light.id
+        and _in_window(light, f, window)
+        and _passes(light, reference, kind, f)
+    ]
+    ordered = sorted(passing, key=lambda frame: _order(frame, reference))
+    return [_match(light, reference, kind, f) for f in ordered[:limit]]
 
-    def order(frame: Frame) -> tuple[bool, float, int]:
-        return (not frame.is_master, abs(_seconds(frame, reference)), frame.id)
 
-    return [_match(light, reference, kind, f) for f in sorted(passing, key=order)[:limit]]
+def _order(frame: Frame, reference: Frame) -> tuple[bool, float, int]:
+    """Masters first, then the nearest in time to the reference, then the lower id."""
+    return (not frame.is_master, abs(_seconds(frame, reference)), frame.id)
+
+
+# Nearest first, from a store (repo/calibration_match.py) that pre-filters.
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """What a store may leave out before the rules run: frames of other types, of another
+    binning, of exposures or temperatures outside these (widened) ranges, of another
+    filter. Never narrower than the rules: `choose` still decides."""
+
+    frame_types: tuple[str, str]
+    binning: str | None
+    exposure: tuple[float, float] | None = None  # None: any exposure may do
+    temperature: tuple[float, float] | None = None  # None: any temperature may do
+    filter_folded: str | None = None  # flats: the light's filter, folded (_folded)
+
+
+# The ranges are widened by far more than the rules' slack (and a store's float error),
+# so that the store never leaves out a frame the rules accept.
+_WIDEN = 1e-6
+
+
+def bounds(light: Frame, reference: Frame, kind: str) -> Bounds | None:
+    """The pre-filter for the frames of `kind` that may suit `light` (via `reference`: the
+    light, or the flat for a dark-flat); None when no frame can (a dark for a light
+    without an exposure)."""
+    found = Bounds(KINDS[kind], reference.binning)
+    if kind == "flat":
+        return replace(found, filter_folded=_folded(light.filter_name))
+    if kind in ("dark", "dark_flat"):
+        if reference.exposure_time is None:
+            return None
+        bound = EXPOSURE_TOLERANCE * abs(reference.exposure_time) * (1 + _WIDEN) + _WIDEN
+        exposure = (reference.exposure_time - bound, reference.exposure_time + bound)
+        found = replace(found, exposure=exposure)
+        if reference.ccd_temperature is not None:
+            bound = TEMPERATURE_TOLERANCE + _WIDEN
+            temperature = (reference.ccd_temperature - bound, reference.ccd_temperature + bound)
+            found = replace(found, temperature=temperature)
+    return found
+
+
+# A store's distance in time may be off by this much (SQLite's julianday keeps
+# milliseconds): a frame it ranks further than the last one read by more is further.
+DISTANCE_ERROR = 0.01  # seconds
+
+# read(offset, count): the next `count` frames within the window and the bounds, masters
+# first, then the nearest to the reference by the store's reckoning (seconds; None, when
+# it cannot tell, before any distance), each with that distance.
+Reader = Callable[[int, int], list[tuple[Frame, float | None]]]
+
+
+def choose_nearest(
+    light: Frame,
+    reference: Frame,
+    kind: str,
+    window: timedelta,
+    limit: int,
+    read: Reader,
+    batch: int = 16,
+) -> list[Match]:
+    """What `choose` gives on all the frames a store holds, reading only the nearest: as
+    many as `limit` and `batch` more, then twice as many again, until the frames not read
+    cannot come before the `limit`th chosen (or none are left)."""
+    frames: list[Frame] = []
+    count = limit + batch
+    while True:
+        page = read(len(frames), count)
+        frames.extend(frame for frame, _ in page)
+        chosen = choose(light, reference, kind, frames, window, limit)
+        if len(page) < count or _settled(chosen, frames, page[-1], reference, limit):
+            return chosen
+        count *= 2
+
+
+def _settled(
+    chosen: list[Match],
+    frames: list[Frame],
+    last: tuple[Frame, float | None],
+    reference: Frame,
+    limit: int,
+) -> bool:
+    """Whether no frame after `last` (in the store's order) can enter the chosen."""
+    if len(chosen) < limit:
+        return False
+    kth = next(f for f in frames if f.id == chosen[limit - 1].frame_id)
+    frame, distance = last
+    if kth.is_master != frame.is_master:
+        return kth.is_master  # the store reads the masters first
+    if distance is None:
+        return False
+    return abs(_seconds(kth, reference)) < distance - DISTANCE_ERROR
 
 
 def _passes(light: Frame, reference: Frame, kind: str, frame: Frame) -> bool:

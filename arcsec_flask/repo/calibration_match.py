@@ -15,6 +15,7 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
+from ..domain.calibration import Bounds
 from ..domain.errors import NotFound
 from ..domain.ids import iso_utc
 from . import datafiles
@@ -62,38 +63,80 @@ RULE_COLUMNS = (
 SCOPE_FROM = "datafiles f JOIN datasets d ON d.id = f.dataset_id"
 
 
-def candidates(
+def nearest(
     conn: sqlite3.Connection,
     owner_id: int,
     scope: dict[str, Any],
-    frame_types: tuple[str, ...],
-    start: datetime,
-    end: datetime,
+    bounds: Bounds,
+    at: datetime,
+    window: tuple[datetime, datetime],
+    offset: int,
+    count: int,
 ) -> list[dict[str, Any]]:
-    """The owner's readable frames of `frame_types` in the scope, observed from `start` to
-    `end` (bounds included), in id order: what the rules read of each (RULE_COLUMNS)."""
-    params = {
+    """The owner's readable frames in the scope within `bounds` (domain/calibration.py:
+    never narrower than the rules) observed in `window` (bounds included): masters first,
+    then the nearest to `at` (`distance`, seconds; null, first, for a date SQLite cannot
+    read), then by id; `count` of them from `offset`. What the rules read of each
+    (RULE_COLUMNS), and the distance."""
+    params: dict[str, Any] = {
         **{key: scope[key] for key in ("telescope_id", "telescope_name", "instrument_name")},
         "dataset_id": scope["dataset_id"],
         "owner_id": owner_id,
-        **{f"type{i}": frame_type for i, frame_type in enumerate(frame_types)},
-        "start": iso_utc(start),
-        "end": iso_utc(end),
+        "type0": bounds.frame_types[0],
+        "type1": bounds.frame_types[1],
+        "binning": bounds.binning,
+        "at": iso_utc(at),
+        "start": iso_utc(window[0]),
+        "end": iso_utc(window[1]),
+        "count": count,
+        "offset": offset,
     }
-    query = candidates_sql(scope["by"], len(frame_types))
-    return [dict(r) for r in conn.execute(query, params)]
+    if bounds.exposure is not None:
+        params["exposure0"], params["exposure1"] = bounds.exposure
+    if bounds.temperature is not None:
+        params["temperature0"], params["temperature1"] = bounds.temperature
+    if _filter_prefiltered(bounds.filter_folded):
+        params["filter"] = bounds.filter_folded
+    return [dict(r) for r in conn.execute(nearest_sql(scope["by"], bounds), params)]
 
 
-def candidates_sql(scope_by: str, type_count: int) -> str:
-    """The candidates' query in a scope, its frame types bound as :type0, :type1..."""
-    types = ", ".join(f":type{i}" for i in range(type_count))
+def nearest_sql(scope_by: str, bounds: Bounds) -> str:
+    """The query of `nearest` in a scope, for the conditions these bounds set."""
+    conditions = [
+        "d.owner_id = :owner_id",
+        SCOPES[scope_by],
+        "f.frame_type <> 'light'",  # the partial index's condition, for SQLite to use it
+        "f.frame_type IN (:type0, :type1)",
+        "f.date_obs BETWEEN :start AND :end",
+        "f.header_status = 'read'",
+        "f.binning IS :binning",
+    ]
+    if bounds.exposure is not None:
+        conditions.append("f.exposure_time BETWEEN :exposure0 AND :exposure1")
+    if bounds.temperature is not None:
+        conditions.append("f.ccd_temperature BETWEEN :temperature0 AND :temperature1")
+    if _filter_prefiltered(bounds.filter_folded):
+        conditions.append(_FILTER_BLANK if bounds.filter_folded == "" else _FILTER_EQUAL)
     return (
-        f"SELECT {RULE_COLUMNS} FROM {SCOPE_FROM}"
-        f" WHERE d.owner_id = :owner_id AND {SCOPES[scope_by]}"
-        f" AND f.frame_type <> 'light' AND f.frame_type IN ({types})"
-        " AND f.date_obs BETWEEN :start AND :end"
-        " AND f.header_status = 'read' ORDER BY f.id"
+        f"SELECT {RULE_COLUMNS},"
+        " abs(julianday(f.date_obs) - julianday(:at)) * 86400.0 AS distance"
+        f" FROM {SCOPE_FROM} WHERE {' AND '.join(conditions)}"
+        " ORDER BY f.frame_type = :type0 DESC, distance, f.id LIMIT :count OFFSET :offset"
     )
+
+
+# A flat's filter folds (domain/calibration._folded: spaces collapsed, case folded) to the
+# light's, of printable ASCII here, only if it equals it but for ASCII case and the spaces
+# around it, or has two spaces in a row, or a character beyond printable ASCII (whose
+# folding SQLite cannot do: left to the rules). A light without filter: blank or null.
+_ODD = "f.filter_name LIKE '%  %' OR f.filter_name GLOB '*[^ -~]*'"
+_FILTER_EQUAL = f"(trim(f.filter_name, ' ') = :filter COLLATE NOCASE OR {_ODD})"
+_FILTER_BLANK = f"(f.filter_name IS NULL OR trim(f.filter_name, ' ') = '' OR {_ODD})"
+
+
+def _filter_prefiltered(folded: str | None) -> bool:
+    """Whether SQL can pre-filter on this folded filter: printable ASCII only."""
+    return folded is not None and all(" " <= c <= "~" for c in folded)
 
 
 def data_files(

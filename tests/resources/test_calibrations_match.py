@@ -11,9 +11,9 @@ import pytest
 
 from arcsec_flask import create_app
 from arcsec_flask.config import load
-from arcsec_flask.domain.calibration import CANDIDATE_FRAME_TYPES
+from arcsec_flask.domain.calibration import KINDS, Bounds
 from arcsec_flask.repo import accounts
-from arcsec_flask.repo.calibration_match import SCOPES, candidates_sql
+from arcsec_flask.repo.calibration_match import SCOPES, nearest_sql
 from arcsec_flask.repo.sqlite import connect
 from tests.conftest import User
 from tests.support.factories import write_fits
@@ -331,12 +331,23 @@ def test_the_window_setting_is_checked():
         load({"CALIBRATION_WINDOW_DAYS": 0}, {})
 
 
-def test_the_candidates_are_read_through_the_index(db):
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        Bounds(KINDS["bias"], "1x1"),
+        Bounds(KINDS["dark"], None, exposure=(59.0, 61.0), temperature=(-12.0, -8.0)),
+        Bounds(KINDS["flat"], "2x2", filter_folded="ha"),
+        Bounds(KINDS["flat"], "2x2", filter_folded=""),
+    ],
+)
+def test_the_candidates_are_read_through_the_index(db, bounds):
     params = {"owner_id": 1, "telescope_id": 1, "telescope_name": "RC8", "dataset_id": 1}
-    params.update(instrument_name="cam", start="2024-01-01", end="2024-02-01")
-    params.update({f"type{i}": t for i, t in enumerate(CANDIDATE_FRAME_TYPES)})
+    params.update(instrument_name="cam", start="2024-01-01", end="2024-02-01", at="2024-01-15")
+    params.update(type0=bounds.frame_types[0], type1=bounds.frame_types[1], binning="1x1")
+    params.update(exposure0=1, exposure1=2, temperature0=1, temperature1=2, filter="ha")
+    params.update(count=10, offset=0)
     for by in SCOPES:
-        sql = "EXPLAIN QUERY PLAN " + candidates_sql(by, len(CANDIDATE_FRAME_TYPES))
+        sql = "EXPLAIN QUERY PLAN " + nearest_sql(by, bounds)
         plan = " | ".join(r["detail"] for r in db.execute(sql, params))
         assert "datafiles_calibration_frames (dataset_id=? AND frame_type=? AND date_obs>?" in plan
         assert "SCAN" not in plan, plan

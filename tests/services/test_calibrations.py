@@ -1,0 +1,184 @@
+"""services/calibrations.choose_all: the SQL pre-filter and nearest-first reading, then the
+rules, choose exactly what the rules alone choose among every frame of the scope."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from arcsec_flask.domain.calibration import KINDS, Frame, bounds, match_calibrations
+from arcsec_flask.headers import HeaderInfo
+from arcsec_flask.repo import calibration_match, datafiles, datasets, telescopes
+from arcsec_flask.services.calibrations import choose_all
+
+NIGHT = datetime(2024, 3, 1, 21, 0, tzinfo=UTC)
+WINDOW = timedelta(days=30)
+TYPES = [t for types in KINDS.values() for t in types]
+# Few characters, so that filters and cameras often fold (case, spaces) to one another;
+# some beyond ASCII (the Kelvin sign folds to k, ß to ss, a no-break space is a space).
+FOLDING = "Hhaß sSk\u212a\t\u00a0"
+
+frame_values = st.fixed_dictionaries(
+    {
+        "frame_type": st.one_of(st.sampled_from(TYPES), st.sampled_from(["light", "arc"])),
+        # Equal distances (ids break the tie) and spread-out ones, the window's edge too.
+        "hours": st.one_of(
+            st.sampled_from([1.0, -1.0, 2.0, 30 * 24.0, -30 * 24.0]), st.floats(-40 * 24, 40 * 24)
+        ),
+        "exposure_time": st.one_of(
+            st.none(), st.sampled_from([2.0, 2.02, 2.03, 297.0, 300.0, 303.0, 304.0])
+        ),
+        "filter_name": st.one_of(st.none(), st.text(FOLDING, max_size=3)),
+        "binning": st.one_of(st.just("1x1"), st.sampled_from([None, "2x2"])),
+        "ccd_temperature": st.one_of(st.floats(-14.0, -6.0), st.sampled_from([None, -12.0])),
+        "instrument_name": st.one_of(st.none(), st.sampled_from(["ZWO", "zwo ", "QHY"])),
+    }
+)
+light_values = st.fixed_dictionaries(
+    {
+        "exposure_time": st.sampled_from([None, 300.0]),
+        "filter_name": st.one_of(st.none(), st.text(FOLDING, max_size=3)),
+        "binning": st.one_of(st.just("1x1"), st.none()),
+        "ccd_temperature": st.sampled_from([None, -10.0]),
+        "instrument_name": st.sampled_from([None, "ZWO"]),
+    }
+)
+
+
+def insert(conn, owner_id: int, dataset: dict, name: str, values: dict) -> dict:
+    values = dict(values)
+    when = NIGHT + timedelta(hours=values.pop("hours", 0.0), seconds=values.pop("seconds", 0.0))
+    info = HeaderInfo("fits", None, date_obs=when, **values)
+    stored = datafiles.StoredFile(name, f"{dataset['uuid']}/{name}", 1, "0" * 64)
+    return datafiles.create(conn, owner_id, dataset, stored, info, {})
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    light=light_values,
+    frames=st.lists(frame_values, max_size=80),
+    limit=st.integers(1, 4),
+    batch=st.integers(0, 3),
+)
+def test_the_sql_prefilter_then_the_rules_equal_the_rules_alone(
+    db, alice, light, frames, limit, batch
+):
+    owner_id = alice.account["id"]
+    scope_telescope = telescopes.create(db, owner_id, {"name": "RC8"})  # one per example
+    made = datasets.create(db, owner_id, {"name": "run", "telescope": scope_telescope["uuid"]})
+    (dataset_id,) = db.execute("SELECT id FROM datasets WHERE uuid = ?", (made["uuid"],)).fetchone()
+    dataset = {"id": dataset_id, "uuid": made["uuid"]}
+    light_row = insert(
+        db, owner_id, dataset, "light.fits", {**light, "frame_type": "light", "hours": 0.0}
+    )
+    for i, values in enumerate(frames):
+        insert(db, owner_id, dataset, f"f{i}.fits", values)
+    light_frame = Frame.from_row(light_row)
+    scope = calibration_match.scope_of(db, owner_id, light_row["id"])
+    assert scope["by"] == "telescope"
+    every = [
+        Frame.from_row(dict(r))
+        for r in db.execute(
+            f"SELECT {calibration_match.RULE_COLUMNS} FROM datafiles f WHERE f.dataset_id = ?",
+            (dataset_id,),
+        )
+    ]
+    expected = match_calibrations(light_frame, every, WINDOW, limit)
+    assert choose_all(db, owner_id, scope, light_frame, WINDOW, limit, batch) == expected
+
+
+def archive(db, owner_id: int) -> dict:
+    """A dataset of a new telescope: the scope of what is inserted in it alone."""
+    scope_telescope = telescopes.create(db, owner_id, {"name": "RC8"})
+    made = datasets.create(db, owner_id, {"name": "run", "telescope": scope_telescope["uuid"]})
+    (dataset_id,) = db.execute("SELECT id FROM datasets WHERE uuid = ?", (made["uuid"],)).fetchone()
+    return {"id": dataset_id, "uuid": made["uuid"]}
+
+
+@pytest.mark.parametrize(
+    "light_filter, flat_filter",
+    [
+        ("Ha", " HA "),
+        ("H a", "h  a"),  # two spaces in a row
+        ("H a", "H\ta"),  # a tab is a space to the rules
+        ("Ha", "\u00a0Ha"),  # so is a no-break space
+        ("ss", "SS"),
+        ("ss", "ß"),  # folds to ss
+        ("k", "\u212a"),  # the Kelvin sign folds to k
+        (None, ""),
+        (None, " \t"),
+        ("", None),
+    ],
+)
+def test_the_sql_never_leaves_out_a_flat_whose_filter_folds_to_the_lights(
+    db, alice, light_filter, flat_filter
+):
+    owner_id = alice.account["id"]
+    dataset = archive(db, owner_id)
+    common = {"binning": "1x1", "exposure_time": 2.0}
+    light = {**common, "frame_type": "light", "hours": 0.0, "filter_name": light_filter}
+    light_row = insert(db, owner_id, dataset, "light.fits", light)
+    flat = {**common, "frame_type": "flat", "hours": 1.0, "filter_name": flat_filter}
+    flat_row = insert(db, owner_id, dataset, "flat.fits", flat)
+    insert(db, owner_id, dataset, "other.fits", {**flat, "filter_name": "OIII"})
+    scope = calibration_match.scope_of(db, owner_id, light_row["id"])
+    chosen = choose_all(db, owner_id, scope, Frame.from_row(light_row), WINDOW, 5)
+    assert [m.frame_id for m in chosen["flat"]] == [flat_row["id"]]
+
+
+def test_the_nearest_are_read_page_after_page_until_nothing_unread_can_come_first(db, alice):
+    """Limit 3, pages of 3, then 6, then 12: the frames the rules refuse are the nearest,
+    the two that suit come in the third page; a master, furthest, comes before all."""
+    owner_id = alice.account["id"]
+    dataset = archive(db, owner_id)
+    light = {"frame_type": "light", "hours": 0.0, "binning": "1x1", "exposure_time": 300.0}
+    light["instrument_name"] = "ZWO"
+    light_row = insert(db, owner_id, dataset, "light.fits", light)
+    dark = {"frame_type": "dark", "binning": "1x1", "exposure_time": 300.0}
+    for i in range(6):  # another camera: the SQL reads them, the rules refuse them
+        insert(
+            db,
+            owner_id,
+            dataset,
+            f"qhy{i}.fits",
+            {**dark, "hours": 0.1 + i / 100, "instrument_name": "QHY"},
+        )
+    near = insert(db, owner_id, dataset, "near.fits", {**dark, "hours": -0.5})
+    far = insert(db, owner_id, dataset, "far.fits", {**dark, "hours": 0.6})
+    insert(db, owner_id, dataset, "further.fits", {**dark, "hours": 0.7})
+    master = insert(
+        db, owner_id, dataset, "master.fits", {**dark, "frame_type": "master-dark", "hours": 200.0}
+    )
+    scope = calibration_match.scope_of(db, owner_id, light_row["id"])
+    light_frame = Frame.from_row(light_row)
+    chosen = choose_all(db, owner_id, scope, light_frame, WINDOW, 3, batch=0)
+    assert [m.frame_id for m in chosen["dark"]] == [master["id"], near["id"], far["id"]]
+
+
+def test_a_fraction_of_a_millisecond_sqlite_cannot_see_still_orders_them(db, alice):
+    """SQLite's julianday keeps milliseconds: with the light at .0005 s, A (1800.0002 s
+    after it) reads as 1800.000 s away, X (1800.0011 s after) and C (1800.00005 s before)
+    as 1800.001 s. SQL reads A, X, then C (by id); with limit 1 and pages of 2, A is
+    chosen from the first page, but C is the nearest: the reading must go on to it."""
+    owner_id = alice.account["id"]
+    dataset = archive(db, owner_id)
+    light = {"frame_type": "light", "seconds": 0.0005, "binning": "1x1"}
+    light_row = insert(db, owner_id, dataset, "light.fits", light)
+    bias = {"frame_type": "bias", "binning": "1x1"}
+    a = insert(db, owner_id, dataset, "a.fits", {**bias, "seconds": 0.0005 + 1800.0002})
+    x = insert(db, owner_id, dataset, "x.fits", {**bias, "seconds": 0.0005 + 1800.0011})
+    c = insert(db, owner_id, dataset, "c.fits", {**bias, "seconds": 0.0005 - 1800.00005})
+    scope = calibration_match.scope_of(db, owner_id, light_row["id"])
+    light_frame = Frame.from_row(light_row)
+    span = (NIGHT - WINDOW, NIGHT + WINDOW)
+    found = bounds(light_frame, light_frame, "bias")
+    assert found is not None
+    read = calibration_match.nearest(db, owner_id, scope, found, light_frame.date_obs, span, 0, 3)
+    assert [row["id"] for row in read] == [a["id"], x["id"], c["id"]]  # as SQL sees them
+    chosen = choose_all(db, owner_id, scope, light_frame, WINDOW, 1, batch=1)
+    assert [m.frame_id for m in chosen["bias"]] == [c["id"]]
