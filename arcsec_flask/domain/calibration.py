@@ -230,14 +230,10 @@ def bounds(light: Frame, reference: Frame, kind: str) -> Bounds | None:
     return found
 
 
-# A store's distance in time may be off by this much (SQLite's julianday keeps
-# milliseconds): a frame it ranks further than the last one read by more is further.
-DISTANCE_ERROR = 0.01  # seconds
-
-# read(offset, count): the next `count` frames within the window and the bounds, masters
-# first, then the nearest to the reference by the store's reckoning (seconds; None, when
-# it cannot tell, before any distance), each with that distance.
-Reader = Callable[[int, int], list[tuple[Frame, float | None]]]
+# read(frame_type, start, end): the frames of that type within the bounds observed from
+# `start` to `end`, bounds included, in any order.
+Reader = Callable[[str, datetime, datetime], list[Frame]]
+FIRST_SPAN = timedelta(days=1)
 
 
 def choose_nearest(
@@ -247,39 +243,27 @@ def choose_nearest(
     window: timedelta,
     limit: int,
     read: Reader,
-    batch: int = 16,
+    first: timedelta = FIRST_SPAN,
 ) -> list[Match]:
-    """What `choose` gives on all the frames a store holds, reading only the nearest: as
-    many as `limit` and `batch` more, then twice as many again, until the frames not read
-    cannot come before the `limit`th chosen (or none are left)."""
-    frames: list[Frame] = []
-    count = limit + batch
-    while True:
-        page = read(len(frames), count)
-        frames.extend(frame for frame, _ in page)
-        chosen = choose(light, reference, kind, frames, window, limit)
-        if len(page) < count or _settled(chosen, frames, page[-1], reference, limit):
-            return chosen
-        count *= 2
-
-
-def _settled(
-    chosen: list[Match],
-    frames: list[Frame],
-    last: tuple[Frame, float | None],
-    reference: Frame,
-    limit: int,
-) -> bool:
-    """Whether no frame after `last` (in the store's order) can enter the chosen."""
-    if len(chosen) < limit:
-        return False
-    kth = next(f for f in frames if f.id == chosen[limit - 1].frame_id)
-    frame, distance = last
-    if kth.is_master != frame.is_master:
-        return kth.is_master  # the store reads the masters first
-    if distance is None:
-        return False
-    return abs(_seconds(kth, reference)) < distance - DISTANCE_ERROR
+    """What `choose` gives on all the frames a store holds, reading only the nearest: the
+    masters of the whole window (they come first, however far), then the single frames
+    within `first` of the reference, twice as far, and so on to the window's ends, until
+    `limit` are chosen (a frame not read is further than every frame read)."""
+    assert light.date_obs is not None and reference.date_obs is not None
+    master_type, single_type = KINDS[kind]
+    start, end = window_bounds(light.date_obs, window)
+    masters = read(master_type, start, end)
+    chosen = choose(light, reference, kind, masters, window, limit)
+    span = first
+    while len(chosen) < limit:
+        near_start, near_end = window_bounds(reference.date_obs, span)
+        low, high = max(start, near_start), min(end, near_end)
+        singles = read(single_type, low, high) if low <= high else []
+        chosen = choose(light, reference, kind, [*masters, *singles], window, limit)
+        if low == start and high == end:
+            break
+        span *= 2
+    return chosen
 
 
 def _passes(light: Frame, reference: Frame, kind: str, frame: Frame) -> bool:

@@ -63,33 +63,26 @@ RULE_COLUMNS = (
 SCOPE_FROM = "datafiles f JOIN datasets d ON d.id = f.dataset_id"
 
 
-def nearest(
+def frames_within(
     conn: sqlite3.Connection,
     owner_id: int,
     scope: dict[str, Any],
     bounds: Bounds,
-    at: datetime,
-    window: tuple[datetime, datetime],
-    offset: int,
-    count: int,
+    frame_type: str,
+    start: datetime,
+    end: datetime,
 ) -> list[dict[str, Any]]:
-    """The owner's readable frames in the scope within `bounds` (domain/calibration.py:
-    never narrower than the rules) observed in `window` (bounds included): masters first,
-    then the nearest to `at` (`distance`, seconds; null, first, for a date SQLite cannot
-    read), then by id; `count` of them from `offset`. What the rules read of each
-    (RULE_COLUMNS), and the distance."""
+    """The owner's readable frames of `frame_type` in the scope, within `bounds`
+    (domain/calibration.py: never narrower than the rules), observed from `start` to `end`
+    (bounds included): what the rules read of each (RULE_COLUMNS)."""
     params: dict[str, Any] = {
         **{key: scope[key] for key in ("telescope_id", "telescope_name", "instrument_name")},
         "dataset_id": scope["dataset_id"],
         "owner_id": owner_id,
-        "type0": bounds.frame_types[0],
-        "type1": bounds.frame_types[1],
+        "frame_type": frame_type,
         "binning": bounds.binning,
-        "at": iso_utc(at),
-        "start": iso_utc(window[0]),
-        "end": iso_utc(window[1]),
-        "count": count,
-        "offset": offset,
+        "start": iso_utc(start),
+        "end": iso_utc(end),
     }
     if bounds.exposure is not None:
         params["exposure0"], params["exposure1"] = bounds.exposure
@@ -97,16 +90,16 @@ def nearest(
         params["temperature0"], params["temperature1"] = bounds.temperature
     if _filter_prefiltered(bounds.filter_folded):
         params["filter"] = bounds.filter_folded
-    return [dict(r) for r in conn.execute(nearest_sql(scope["by"], bounds), params)]
+    return [dict(r) for r in conn.execute(frames_within_sql(scope["by"], bounds), params)]
 
 
-def nearest_sql(scope_by: str, bounds: Bounds) -> str:
-    """The query of `nearest` in a scope, for the conditions these bounds set."""
+def frames_within_sql(scope_by: str, bounds: Bounds) -> str:
+    """The query of `frames_within` in a scope, for the conditions these bounds set."""
     conditions = [
         "d.owner_id = :owner_id",
         SCOPES[scope_by],
         "f.frame_type <> 'light'",  # the partial index's condition, for SQLite to use it
-        "f.frame_type IN (:type0, :type1)",
+        "f.frame_type = :frame_type",
         "f.date_obs BETWEEN :start AND :end",
         "f.header_status = 'read'",
         "f.binning IS :binning",
@@ -117,12 +110,7 @@ def nearest_sql(scope_by: str, bounds: Bounds) -> str:
         conditions.append("f.ccd_temperature BETWEEN :temperature0 AND :temperature1")
     if _filter_prefiltered(bounds.filter_folded):
         conditions.append(_FILTER_BLANK if bounds.filter_folded == "" else _FILTER_EQUAL)
-    return (
-        f"SELECT {RULE_COLUMNS},"
-        " abs(julianday(f.date_obs) - julianday(:at)) * 86400.0 AS distance"
-        f" FROM {SCOPE_FROM} WHERE {' AND '.join(conditions)}"
-        " ORDER BY f.frame_type = :type0 DESC, distance, f.id LIMIT :count OFFSET :offset"
-    )
+    return f"SELECT {RULE_COLUMNS} FROM {SCOPE_FROM} WHERE {' AND '.join(conditions)}"
 
 
 # A flat's filter folds (domain/calibration._folded: spaces collapsed, case folded) to the

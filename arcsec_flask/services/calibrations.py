@@ -5,7 +5,7 @@ datafiles)."""
 from __future__ import annotations
 
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..domain import calibration
@@ -42,26 +42,26 @@ def choose_all(
     light: Frame,
     window: timedelta,
     limit: int,
-    batch: int = 16,
+    first: timedelta = calibration.FIRST_SPAN,
 ) -> dict[str, list[Match]]:
     """What domain/calibration.match_calibrations chooses among all the frames of the
-    scope, reading only the nearest that pass the SQL pre-filter, kind by kind."""
+    scope, reading, kind by kind, only the nearest that pass the SQL pre-filter."""
     read: dict[int, Frame] = {}  # every frame read: the best flat's values for dark-flats
 
     def nearest(reference: Frame, kind: str) -> list[Match]:
         found = calibration.bounds(light, reference, kind)
-        at = reference.date_obs
-        if found is None or at is None or light.date_obs is None:
+        if found is None:
             return []
-        span = calibration.window_bounds(light.date_obs, window)
 
-        def page(offset: int, count: int) -> list[tuple[Frame, float | None]]:
-            rows = calibration_match.nearest(conn, owner_id, scope, found, at, span, offset, count)
-            frames = [(Frame.from_row(row), row["distance"]) for row in rows]
-            read.update((frame.id, frame) for frame, _ in frames)
+        def within(frame_type: str, start: datetime, end: datetime) -> list[Frame]:
+            rows = calibration_match.frames_within(
+                conn, owner_id, scope, found, frame_type, start, end
+            )
+            frames = [Frame.from_row(row) for row in rows]
+            read.update((frame.id, frame) for frame in frames)
             return frames
 
-        return calibration.choose_nearest(light, reference, kind, window, limit, page, batch)
+        return calibration.choose_nearest(light, reference, kind, window, limit, within, first)
 
     chosen = {kind: nearest(light, kind) for kind in ("bias", "dark", "flat")}
     best_flat = read[chosen["flat"][0].frame_id] if chosen["flat"] else None

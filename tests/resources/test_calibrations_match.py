@@ -13,7 +13,7 @@ from arcsec_flask import create_app
 from arcsec_flask.config import load
 from arcsec_flask.domain.calibration import KINDS, Bounds
 from arcsec_flask.repo import accounts
-from arcsec_flask.repo.calibration_match import SCOPES, nearest_sql
+from arcsec_flask.repo.calibration_match import SCOPES, frames_within_sql
 from arcsec_flask.repo.sqlite import connect
 from tests.conftest import User
 from tests.support.factories import write_fits
@@ -342,12 +342,11 @@ def test_the_window_setting_is_checked():
 )
 def test_the_candidates_are_read_through_the_index(db, bounds):
     params = {"owner_id": 1, "telescope_id": 1, "telescope_name": "RC8", "dataset_id": 1}
-    params.update(instrument_name="cam", start="2024-01-01", end="2024-02-01", at="2024-01-15")
-    params.update(type0=bounds.frame_types[0], type1=bounds.frame_types[1], binning="1x1")
-    params.update(exposure0=1, exposure1=2, temperature0=1, temperature1=2, filter="ha")
-    params.update(count=10, offset=0)
+    params.update(instrument_name="cam", start="2024-01-01", end="2024-02-01")
+    params.update(frame_type=bounds.frame_types[1], binning="1x1", filter="ha")
+    params.update(exposure0=1, exposure1=2, temperature0=1, temperature1=2)
     for by in SCOPES:
-        sql = "EXPLAIN QUERY PLAN " + nearest_sql(by, bounds)
+        sql = "EXPLAIN QUERY PLAN " + frames_within_sql(by, bounds)
         plan = " | ".join(r["detail"] for r in db.execute(sql, params))
         assert "datafiles_calibration_frames (dataset_id=? AND frame_type=? AND date_obs>?" in plan
         assert "SCAN" not in plan, plan

@@ -1,4 +1,4 @@
-"""services/calibrations.choose_all: the SQL pre-filter and nearest-first reading, then the
+"""services/calibrations.choose_all: the SQL pre-filter and the widening spans, then the
 rules, choose exactly what the rules alone choose among every frame of the scope."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from arcsec_flask.domain.calibration import KINDS, Frame, bounds, match_calibrations
+from arcsec_flask.domain.calibration import KINDS, Frame, match_calibrations
 from arcsec_flask.headers import HeaderInfo
 from arcsec_flask.repo import calibration_match, datafiles, datasets, telescopes
 from arcsec_flask.services.calibrations import choose_all
@@ -63,10 +63,10 @@ def insert(conn, owner_id: int, dataset: dict, name: str, values: dict) -> dict:
     light=light_values,
     frames=st.lists(frame_values, max_size=80),
     limit=st.integers(1, 4),
-    batch=st.integers(0, 3),
+    first=st.sampled_from([timedelta(minutes=1), timedelta(hours=1), timedelta(days=1), WINDOW]),
 )
 def test_the_sql_prefilter_then_the_rules_equal_the_rules_alone(
-    db, alice, light, frames, limit, batch
+    db, alice, light, frames, limit, first
 ):
     owner_id = alice.account["id"]
     scope_telescope = telescopes.create(db, owner_id, {"name": "RC8"})  # one per example
@@ -89,7 +89,7 @@ def test_the_sql_prefilter_then_the_rules_equal_the_rules_alone(
         )
     ]
     expected = match_calibrations(light_frame, every, WINDOW, limit)
-    assert choose_all(db, owner_id, scope, light_frame, WINDOW, limit, batch) == expected
+    assert choose_all(db, owner_id, scope, light_frame, WINDOW, limit, first) == expected
 
 
 def archive(db, owner_id: int) -> dict:
@@ -131,9 +131,9 @@ def test_the_sql_never_leaves_out_a_flat_whose_filter_folds_to_the_lights(
     assert [m.frame_id for m in chosen["flat"]] == [flat_row["id"]]
 
 
-def test_the_nearest_are_read_page_after_page_until_nothing_unread_can_come_first(db, alice):
-    """Limit 3, pages of 3, then 6, then 12: the frames the rules refuse are the nearest,
-    the two that suit come in the third page; a master, furthest, comes before all."""
+def test_the_spans_widen_until_the_limit_is_met_masters_first_however_far(db, alice):
+    """Limit 3, spans of 10 min, 20, 40...: the frames the rules refuse are the nearest, the
+    two that suit come in the third span; a master, furthest, comes before all."""
     owner_id = alice.account["id"]
     dataset = archive(db, owner_id)
     light = {"frame_type": "light", "hours": 0.0, "binning": "1x1", "exposure_time": 300.0}
@@ -156,29 +156,22 @@ def test_the_nearest_are_read_page_after_page_until_nothing_unread_can_come_firs
     )
     scope = calibration_match.scope_of(db, owner_id, light_row["id"])
     light_frame = Frame.from_row(light_row)
-    chosen = choose_all(db, owner_id, scope, light_frame, WINDOW, 3, batch=0)
+    chosen = choose_all(db, owner_id, scope, light_frame, WINDOW, 3, timedelta(minutes=10))
     assert [m.frame_id for m in chosen["dark"]] == [master["id"], near["id"], far["id"]]
 
 
-def test_a_fraction_of_a_millisecond_sqlite_cannot_see_still_orders_them(db, alice):
-    """SQLite's julianday keeps milliseconds: with the light at .0005 s, A (1800.0002 s
-    after it) reads as 1800.000 s away, X (1800.0011 s after) and C (1800.00005 s before)
-    as 1800.001 s. SQL reads A, X, then C (by id); with limit 1 and pages of 2, A is
-    chosen from the first page, but C is the nearest: the reading must go on to it."""
+def test_a_frame_at_the_edge_of_a_span_is_read_with_it(db, alice):
+    """Spans of 30 min, 60, 120...: two biases exactly 30 min either side, one just beyond;
+    limit 2 is met within the first span, the later id at the same distance second."""
     owner_id = alice.account["id"]
     dataset = archive(db, owner_id)
-    light = {"frame_type": "light", "seconds": 0.0005, "binning": "1x1"}
-    light_row = insert(db, owner_id, dataset, "light.fits", light)
-    bias = {"frame_type": "bias", "binning": "1x1"}
-    a = insert(db, owner_id, dataset, "a.fits", {**bias, "seconds": 0.0005 + 1800.0002})
-    x = insert(db, owner_id, dataset, "x.fits", {**bias, "seconds": 0.0005 + 1800.0011})
-    c = insert(db, owner_id, dataset, "c.fits", {**bias, "seconds": 0.0005 - 1800.00005})
+    light_row = insert(db, owner_id, dataset, "light.fits", {"frame_type": "light"})
+    bias = {"frame_type": "bias"}
+    insert(db, owner_id, dataset, "beyond.fits", {**bias, "seconds": 1800.000001})
+    after = insert(db, owner_id, dataset, "after.fits", {**bias, "seconds": 1800.0})
+    before = insert(db, owner_id, dataset, "before.fits", {**bias, "seconds": -1800.0})
     scope = calibration_match.scope_of(db, owner_id, light_row["id"])
     light_frame = Frame.from_row(light_row)
-    span = (NIGHT - WINDOW, NIGHT + WINDOW)
-    found = bounds(light_frame, light_frame, "bias")
-    assert found is not None
-    read = calibration_match.nearest(db, owner_id, scope, found, light_frame.date_obs, span, 0, 3)
-    assert [row["id"] for row in read] == [a["id"], x["id"], c["id"]]  # as SQL sees them
-    chosen = choose_all(db, owner_id, scope, light_frame, WINDOW, 1, batch=1)
-    assert [m.frame_id for m in chosen["bias"]] == [c["id"]]
+    for first in (timedelta(minutes=30), timedelta(minutes=29), timedelta(days=1)):
+        chosen = choose_all(db, owner_id, scope, light_frame, WINDOW, 2, first)
+        assert [m.frame_id for m in chosen["bias"]] == [after["id"], before["id"]], first
