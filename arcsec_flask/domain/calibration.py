@@ -168,11 +168,17 @@ def choose(
     window: timedelta,
     limit: int,
 ) -> list[Match]:
-    """The frames of `kind` that pass the rules, best first, at most `limit`; their
-    reasons are written for the chosen only (thousands may pass)."""
+    """The frames of `kind` that pass the rules, best first, at most `limit`."""
+    return _best(light, reference, kind, _passing(light, reference, kind, frames, window), limit)
+
+
+def _passing(
+    light: Frame, reference: Frame, kind: str, frames: Iterable[Frame], window: timedelta
+) -> list[Frame]:
+    """The frames the rules of `kind` let calibrate the light, in no order."""
     if light.date_obs is None:
         raise ValueError("the light frame has no observation time")
-    passing = [
+    return [
         f
         for f in frames
         if f.frame_type in KINDS[kind]
@@ -180,6 +186,13 @@ def choose(
         and _in_window(light, f, window)
         and _passes(light, reference, kind, f)
     ]
+
+
+def _best(
+    light: Frame, reference: Frame, kind: str, passing: Iterable[Frame], limit: int
+) -> list[Match]:
+    """The best `limit` of frames that pass, in order; their reasons are written for the
+    chosen only (thousands may pass)."""
     ordered = sorted(passing, key=lambda frame: _order(frame, reference))
     return [_match(light, reference, kind, f) for f in ordered[:limit]]
 
@@ -247,23 +260,28 @@ def choose_nearest(
 ) -> list[Match]:
     """What `choose` gives on all the frames a store holds, reading only the nearest: the
     masters of the whole window (they come first, however far), then the single frames
-    within `first` of the reference, twice as far, and so on to the window's ends, until
-    `limit` are chosen (a frame not read is further than every frame read)."""
+    within `first` of the reference, then those up to twice as far, and so on to the
+    window's ends, until `limit` pass (a frame not read is further than any read)."""
     assert light.date_obs is not None and reference.date_obs is not None
     master_type, single_type = KINDS[kind]
     start, end = window_bounds(light.date_obs, window)
-    masters = read(master_type, start, end)
-    chosen = choose(light, reference, kind, masters, window, limit)
+    passing = {
+        f.id: f for f in _passing(light, reference, kind, read(master_type, start, end), window)
+    }
+    low = high = reference.date_obs  # within the window: the light, or a flat chosen in it
+    parts = [(low, high)]
     span = first
-    while len(chosen) < limit:
+    while len(passing) < limit and parts:
         near_start, near_end = window_bounds(reference.date_obs, span)
-        low, high = max(start, near_start), min(end, near_end)
-        singles = read(single_type, low, high) if low <= high else []
-        chosen = choose(light, reference, kind, [*masters, *singles], window, limit)
-        if low == start and high == end:
-            break
-        span *= 2
-    return chosen
+        near_start, near_end = max(start, near_start), min(end, near_end)
+        # The two shells not read yet (a frame on a boundary is read twice: once kept).
+        parts = [(near_start, low)] if near_start < low else []
+        parts += [(high, near_end)] if high < near_end else []
+        for part_start, part_end in parts:
+            frames = read(single_type, part_start, part_end)
+            passing.update((f.id, f) for f in _passing(light, reference, kind, frames, window))
+        low, high, span = near_start, near_end, span * 2
+    return _best(light, reference, kind, passing.values(), limit)
 
 
 def _passes(light: Frame, reference: Frame, kind: str, frame: Frame) -> bool:
