@@ -50,6 +50,10 @@ class Frame:
     binning: str | None = None
     ccd_temperature: float | None = None
     instrument_name: str | None = None
+    telescope_name: str | None = None
+    # Found in a dataset without a telescope while the light's has one: a weaker candidate,
+    # chosen after every frame of the light's telescope (docs/API.md §8a).
+    fallback: bool = False
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Frame:
@@ -63,6 +67,8 @@ class Frame:
             binning=row.get("binning"),
             ccd_temperature=row.get("ccd_temperature"),
             instrument_name=row.get("instrument_name"),
+            telescope_name=row.get("telescope_name"),
+            fallback=bool(row.get("fallback")),
         )
 
     @property
@@ -83,6 +89,7 @@ class Match:
     delta_temperature: float | None  # degrees Celsius, the frame's minus the reference's
     reason: str
     for_flat: int | None = None  # the flat a dark-flat was matched to
+    fallback: bool = False  # from a dataset without telescope (Frame.fallback)
 
     def details(self) -> dict[str, Any]:
         shown: dict[str, Any] = {
@@ -92,6 +99,7 @@ class Match:
             "delta_exposure": self.delta_exposure,
             "delta_temperature": self.delta_temperature,
             "reason": self.reason,
+            "fallback": self.fallback,
         }
         if self.kind == "dark_flat":
             shown["for_flat"] = self.for_flat
@@ -197,9 +205,10 @@ def _best(
     return [_match(light, reference, kind, f) for f in ordered[:limit]]
 
 
-def _order(frame: Frame, reference: Frame) -> tuple[bool, float, int]:
-    """Masters first, then the nearest in time to the reference, then the lower id."""
-    return (not frame.is_master, abs(_seconds(frame, reference)), frame.id)
+def _order(frame: Frame, reference: Frame) -> tuple[bool, bool, float, int]:
+    """The light's telescope's frames first (not fallback); masters first, then the nearest
+    in time to the reference, then the lower id."""
+    return (frame.fallback, not frame.is_master, abs(_seconds(frame, reference)), frame.id)
 
 
 # Nearest first, from a store (repo/calibration_match.py) that pre-filters.
@@ -243,9 +252,10 @@ def bounds(light: Frame, reference: Frame, kind: str) -> Bounds | None:
     return found
 
 
-# read(frame_type, start, end): the frames of that type within the bounds observed from
-# `start` to `end`, bounds included, in any order.
-Reader = Callable[[str, datetime, datetime], list[Frame]]
+# read(frame_type, start, end, fallback): the frames of that type within the bounds
+# observed from `start` to `end`, bounds included, in any order; with `fallback`, those
+# of the weaker candidates instead (Frame.fallback).
+Reader = Callable[[str, datetime, datetime, bool], list[Frame]]
 FIRST_SPAN = timedelta(days=1)
 
 
@@ -257,17 +267,38 @@ def choose_nearest(
     limit: int,
     read: Reader,
     first: timedelta = FIRST_SPAN,
+    fallback: bool = False,
 ) -> list[Match]:
     """What `choose` gives on all the frames a store holds, reading only the nearest: the
     masters of the whole window (they come first, however far), then the single frames
     within `first` of the reference, then those up to twice as far, and so on to the
-    window's ends, until `limit` pass (a frame not read is further than any read)."""
+    window's ends, until `limit` pass (a frame not read is further than any read); then,
+    with `fallback` and fewer than `limit` chosen, the weaker candidates the same way."""
+    passing: dict[int, Frame] = {}
+    for tier in (False, True) if fallback else (False,):
+        if len(passing) >= limit:
+            break
+        _read_nearest(light, reference, kind, window, limit, read, first, tier, passing)
+    return _best(light, reference, kind, passing.values(), limit)
+
+
+def _read_nearest(
+    light: Frame,
+    reference: Frame,
+    kind: str,
+    window: timedelta,
+    limit: int,
+    read: Reader,
+    first: timedelta,
+    tier: bool,
+    passing: dict[int, Frame],
+) -> None:
+    """Add to `passing` the frames of one tier that pass, nearest first, until `limit`."""
     assert light.date_obs is not None and reference.date_obs is not None
     master_type, single_type = KINDS[kind]
     start, end = window_bounds(light.date_obs, window)
-    passing = {
-        f.id: f for f in _passing(light, reference, kind, read(master_type, start, end), window)
-    }
+    frames = read(master_type, start, end, tier)
+    passing.update((f.id, f) for f in _passing(light, reference, kind, frames, window))
     low = high = reference.date_obs  # within the window: the light, or a flat chosen in it
     parts = [(low, high)]
     span = first
@@ -278,10 +309,9 @@ def choose_nearest(
         parts = [(near_start, low)] if near_start < low else []
         parts += [(high, near_end)] if high < near_end else []
         for part_start, part_end in parts:
-            frames = read(single_type, part_start, part_end)
+            frames = read(single_type, part_start, part_end, tier)
             passing.update((f.id, f) for f in _passing(light, reference, kind, frames, window))
         low, high, span = near_start, near_end, span * 2
-    return _best(light, reference, kind, passing.values(), limit)
 
 
 def _passes(light: Frame, reference: Frame, kind: str, frame: Frame) -> bool:
@@ -329,9 +359,17 @@ def _match(light: Frame, reference: Frame, kind: str, frame: Frame) -> Match:
         delta_time=_seconds(frame, light),
         delta_exposure=delta_exposure,
         delta_temperature=delta_temperature,
-        reason=("master, " if frame.is_master else "") + ", ".join(reasons),
+        reason=("master, " if frame.is_master else "") + ", ".join(reasons) + _fallback(frame),
+        fallback=frame.fallback,
         for_flat=reference.id if kind == "dark_flat" else None,
     )
+
+
+def _fallback(frame: Frame) -> str:
+    if not frame.fallback:
+        return ""
+    named = f"header telescope {frame.telescope_name}" if frame.telescope_name else "none named"
+    return f"; from a dataset without telescope ({named}), after the telescope's own frames"
 
 
 def _exposure_delta(reference: Frame, frame: Frame) -> float | None:

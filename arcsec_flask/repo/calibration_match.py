@@ -27,6 +27,13 @@ SCOPES = {
     "instrument_name": "f.instrument_name = :instrument_name",
     "dataset": "f.dataset_id = :dataset_id",
 }
+# The weaker candidates of the telescope scope: frames uploaded to a dataset without a
+# telescope, unless their header names another telescope than the light's (by its
+# header or by the registered telescope's name).
+FALLBACK = (
+    "d.telescope_id IS NULL AND (f.telescope_name IS NULL"
+    " OR f.telescope_name IN (:telescope_name, :registered_name))"
+)
 
 
 def scope_of(conn: sqlite3.Connection, owner_id: int, file_id: int) -> dict[str, Any]:
@@ -34,7 +41,7 @@ def scope_of(conn: sqlite3.Connection, owner_id: int, file_id: int) -> dict[str,
     the API shows of it) and the row's own values the query binds."""
     found = conn.execute(
         "SELECT f.dataset_id, f.telescope_name, f.instrument_name, d.telescope_id,"
-        " t.uuid AS telescope_uuid, d.uuid AS dataset_uuid"
+        " t.uuid AS telescope_uuid, t.name AS registered_name, d.uuid AS dataset_uuid"
         " FROM datafiles f JOIN datasets d ON d.id = f.dataset_id"
         " LEFT JOIN telescopes t ON t.id = d.telescope_id"
         " WHERE f.id = ? AND d.owner_id = ?",
@@ -58,7 +65,7 @@ def scope_of(conn: sqlite3.Connection, owner_id: int, file_id: int) -> dict[str,
 # files are read afterwards for the chosen few only (`data_files`).
 RULE_COLUMNS = (
     "f.id, f.frame_type, f.date_obs, f.exposure_time, f.filter_name, f.binning,"
-    " f.ccd_temperature, f.instrument_name"
+    " f.ccd_temperature, f.instrument_name, f.telescope_name"
 )
 SCOPE_FROM = "datafiles f JOIN datasets d ON d.id = f.dataset_id"
 
@@ -71,12 +78,16 @@ def frames_within(
     frame_type: str,
     start: datetime,
     end: datetime,
+    fallback: bool = False,
 ) -> list[dict[str, Any]]:
-    """The owner's readable frames of `frame_type` in the scope, within `bounds`
-    (domain/calibration.py: never narrower than the rules), observed from `start` to `end`
-    (bounds included): what the rules read of each (RULE_COLUMNS)."""
+    """The owner's readable frames of `frame_type` in the scope (with `fallback`, its weaker
+    candidates: FALLBACK), within `bounds` (domain/calibration.py: never narrower than the
+    rules), observed from `start` to `end` (bounds included): what the rules read of each
+    (RULE_COLUMNS), and `fallback`."""
+    keys = ("telescope_id", "telescope_name", "instrument_name", "registered_name")
     params: dict[str, Any] = {
-        **{key: scope[key] for key in ("telescope_id", "telescope_name", "instrument_name")},
+        **{key: scope.get(key) for key in keys},
+        "fallback": fallback,
         "dataset_id": scope["dataset_id"],
         "owner_id": owner_id,
         "frame_type": frame_type,
@@ -90,14 +101,17 @@ def frames_within(
         params["temperature0"], params["temperature1"] = bounds.temperature
     if _filter_prefiltered(bounds.filter_folded):
         params["filter"] = bounds.filter_folded
-    return [dict(r) for r in conn.execute(frames_within_sql(scope["by"], bounds), params)]
+    query = frames_within_sql(scope["by"], bounds, fallback)
+    return [dict(r) for r in conn.execute(query, params)]
 
 
-def frames_within_sql(scope_by: str, bounds: Bounds) -> str:
+def frames_within_sql(scope_by: str, bounds: Bounds, fallback: bool = False) -> str:
     """The query of `frames_within` in a scope, for the conditions these bounds set."""
+    if fallback and scope_by != "telescope":
+        raise ValueError("only the telescope scope has weaker candidates")
     conditions = [
         "d.owner_id = :owner_id",
-        SCOPES[scope_by],
+        FALLBACK if fallback else SCOPES[scope_by],
         "f.frame_type <> 'light'",  # the partial index's condition, for SQLite to use it
         "f.frame_type = :frame_type",
         "f.date_obs BETWEEN :start AND :end",
@@ -110,7 +124,10 @@ def frames_within_sql(scope_by: str, bounds: Bounds) -> str:
         conditions.append("f.ccd_temperature BETWEEN :temperature0 AND :temperature1")
     if _filter_prefiltered(bounds.filter_folded):
         conditions.append(_FILTER_BLANK if bounds.filter_folded == "" else _FILTER_EQUAL)
-    return f"SELECT {RULE_COLUMNS} FROM {SCOPE_FROM} WHERE {' AND '.join(conditions)}"
+    return (
+        f"SELECT {RULE_COLUMNS}, :fallback AS fallback FROM {SCOPE_FROM}"
+        f" WHERE {' AND '.join(conditions)}"
+    )
 
 
 # A flat's filter folds (domain/calibration._folded: spaces collapsed, case folded) to the

@@ -53,15 +53,18 @@ def choose_all(
         if found is None:
             return []
 
-        def within(frame_type: str, start: datetime, end: datetime) -> list[Frame]:
+        def within(frame_type: str, start: datetime, end: datetime, tier: bool) -> list[Frame]:
             rows = calibration_match.frames_within(
-                conn, owner_id, scope, found, frame_type, start, end
+                conn, owner_id, scope, found, frame_type, start, end, tier
             )
             frames = [Frame.from_row(row) for row in rows]
             read.update((frame.id, frame) for frame in frames)
             return frames
 
-        return calibration.choose_nearest(light, reference, kind, window, limit, within, first)
+        fallback = scope["by"] == "telescope"
+        return calibration.choose_nearest(
+            light, reference, kind, window, limit, within, first, fallback
+        )
 
     chosen = {kind: nearest(light, kind) for kind in ("bias", "dark", "flat")}
     best_flat = read[chosen["flat"][0].frame_id] if chosen["flat"] else None

@@ -3,6 +3,7 @@ rules, choose exactly what the rules alone choose among every frame of the scope
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -44,8 +45,10 @@ light_values = st.fixed_dictionaries(
         "binning": st.one_of(st.just("1x1"), st.none()),
         "ccd_temperature": st.sampled_from([None, -10.0]),
         "instrument_name": st.sampled_from([None, "ZWO"]),
+        "telescope_name": st.sampled_from([None, "RC8", "RC 8"]),
     }
 )
+USERS = itertools.count()
 
 
 def insert(conn, owner_id: int, dataset: dict, name: str, values: dict) -> dict:
@@ -61,31 +64,40 @@ def insert(conn, owner_id: int, dataset: dict, name: str, values: dict) -> dict:
 )
 @given(
     light=light_values,
-    frames=st.lists(frame_values, max_size=80),
+    frames=st.lists(frame_values, max_size=40),
+    unregistered=st.lists(frame_values, max_size=40),
     limit=st.integers(1, 4),
     first=st.sampled_from([timedelta(minutes=1), timedelta(hours=1), timedelta(days=1), WINDOW]),
 )
 def test_the_sql_prefilter_then_the_rules_equal_the_rules_alone(
-    db, alice, light, frames, limit, first
+    db, make_user, light, frames, unregistered, limit, first
 ):
-    owner_id = alice.account["id"]
-    scope_telescope = telescopes.create(db, owner_id, {"name": "RC8"})  # one per example
-    made = datasets.create(db, owner_id, {"name": "run", "telescope": scope_telescope["uuid"]})
-    (dataset_id,) = db.execute("SELECT id FROM datasets WHERE uuid = ?", (made["uuid"],)).fetchone()
-    dataset = {"id": dataset_id, "uuid": made["uuid"]}
+    """The light's telescope's dataset, and a dataset without telescope whose frames'
+    headers name the light's telescope (as its header does, or as it is registered),
+    another, or none: the weaker candidates are those not naming another."""
+    owner_id = make_user(f"u{next(USERS)}").account["id"]  # one account per example
+    dataset = archive(db, owner_id)
     light_row = insert(
         db, owner_id, dataset, "light.fits", {**light, "frame_type": "light", "hours": 0.0}
     )
     for i, values in enumerate(frames):
         insert(db, owner_id, dataset, f"f{i}.fits", values)
+    made = datasets.create(db, owner_id, {"name": "library"})
+    (library_id,) = db.execute("SELECT id FROM datasets WHERE uuid = ?", (made["uuid"],)).fetchone()
+    library = {"id": library_id, "uuid": made["uuid"]}
+    for i, values in enumerate(unregistered):
+        named = ("RC8", "C14", None, light["telescope_name"])[i % 4]
+        insert(db, owner_id, library, f"u{i}.fits", {**values, "telescope_name": named})
     light_frame = Frame.from_row(light_row)
     scope = calibration_match.scope_of(db, owner_id, light_row["id"])
     assert scope["by"] == "telescope"
     every = [
         Frame.from_row(dict(r))
         for r in db.execute(
-            f"SELECT {calibration_match.RULE_COLUMNS} FROM datafiles f WHERE f.dataset_id = ?",
-            (dataset_id,),
+            f"SELECT {calibration_match.RULE_COLUMNS}, f.dataset_id = :library AS fallback"
+            " FROM datafiles f WHERE f.dataset_id = :dataset OR (f.dataset_id = :library"
+            " AND (f.telescope_name IS NULL OR f.telescope_name IN ('RC8', :named)))",
+            {"dataset": dataset["id"], "library": library_id, "named": light["telescope_name"]},
         )
     ]
     expected = match_calibrations(light_frame, every, WINDOW, limit)
