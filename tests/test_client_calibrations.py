@@ -80,4 +80,8 @@ def test_a_night_uploaded_by_the_client_gets_its_calibrations(server, arcsecond,
     }
     upload_only = {HEADER: f"Key {keys['upload_key']}"}
     url = f"{server.url}datafiles/{by_name['M31_Ha_300s_001.fits']['id']}/calibrations/"
-    assert httpx.get(url, headers=upload_only).status_code == 403
+    # The upload key reads the matches (datafile metadata, docs/API.md §3), not the bytes.
+    by_upload_key = httpx.get(url, headers=upload_only)
+    assert by_upload_key.status_code == 200, by_upload_key.text
+    first_bias = by_upload_key.json()["bias"][0]["file"]
+    assert httpx.get(first_bias, headers=upload_only).status_code == 403

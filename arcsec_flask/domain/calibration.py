@@ -17,8 +17,8 @@ lower id, so that the order never depends on the order rows were read in.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,6 +50,10 @@ class Frame:
     binning: str | None = None
     ccd_temperature: float | None = None
     instrument_name: str | None = None
+    telescope_name: str | None = None
+    # Found in a dataset without a telescope while the light's has one: a weaker candidate,
+    # chosen after every frame of the light's telescope (docs/API.md §8a).
+    fallback: bool = False
 
     @classmethod
     def from_row(cls, row: Mapping[str, Any]) -> Frame:
@@ -63,6 +67,8 @@ class Frame:
             binning=row.get("binning"),
             ccd_temperature=row.get("ccd_temperature"),
             instrument_name=row.get("instrument_name"),
+            telescope_name=row.get("telescope_name"),
+            fallback=bool(row.get("fallback")),
         )
 
     @property
@@ -83,6 +89,7 @@ class Match:
     delta_temperature: float | None  # degrees Celsius, the frame's minus the reference's
     reason: str
     for_flat: int | None = None  # the flat a dark-flat was matched to
+    fallback: bool = False  # from a dataset without telescope (Frame.fallback)
 
     def details(self) -> dict[str, Any]:
         shown: dict[str, Any] = {
@@ -92,6 +99,7 @@ class Match:
             "delta_exposure": self.delta_exposure,
             "delta_temperature": self.delta_temperature,
             "reason": self.reason,
+            "fallback": self.fallback,
         }
         if self.kind == "dark_flat":
             shown["for_flat"] = self.for_flat
@@ -150,41 +158,160 @@ def match_calibrations(
     light: Frame, candidates: Iterable[Frame], window: timedelta, limit: int
 ) -> dict[str, list[Match]]:
     """The frames that suit `light`, per kind (KINDS), best first, at most `limit` each."""
-    if light.date_obs is None:
-        raise ValueError("the light frame has no observation time")
-    pool = [c for c in candidates if c.id != light.id and _in_window(light, c, window)]
-    by_type: dict[str, list[Frame]] = {}
-    for frame in pool:
-        by_type.setdefault(frame.frame_type or "", []).append(frame)
-
-    def of_kind(kind: str) -> list[Frame]:
-        return [f for t in KINDS[kind] for f in by_type.get(t, [])]
-
-    chosen = {
-        "bias": _best(light, light, "bias", of_kind("bias"), limit),
-        "dark": _best(light, light, "dark", of_kind("dark"), limit),
-        "flat": _best(light, light, "flat", of_kind("flat"), limit),
-    }
-    flats = {f.id: f for f in of_kind("flat")}
+    pool = list(candidates)
+    chosen = {kind: choose(light, light, kind, pool, window, limit) for kind in KINDS}
+    flats = {f.id: f for f in pool}
     best_flat = flats[chosen["flat"][0].frame_id] if chosen["flat"] else None
-    dark_flats = of_kind("dark_flat")
     chosen["dark_flat"] = (
-        _best(light, best_flat, "dark_flat", dark_flats, limit) if best_flat else []
+        choose(light, best_flat, "dark_flat", pool, window, limit) if best_flat else []
     )
     return chosen
 
 
-def _best(
-    light: Frame, reference: Frame, kind: str, frames: list[Frame], limit: int
+def choose(
+    light: Frame,
+    reference: Frame,
+    kind: str,
+    frames: Iterable[Frame],
+    window: timedelta,
+    limit: int,
 ) -> list[Match]:
-    """The frames that pass the rules, best first; their reasons are written for the
-    chosen `limit` only (thousands may pass)."""
-    passing = [f for f in frames if _passes(light, reference, kind, f)]
+    """The frames of `kind` that pass the rules, best first, at most `limit`."""
+    return _best(light, reference, kind, _passing(light, reference, kind, frames, window), limit)
 
-    def order(frame: Frame) -> tuple[bool, float, int]:
-        return (not frame.is_master, abs(_seconds(frame, reference)), frame.id)
 
-    return [_match(light, reference, kind, f) for f in sorted(passing, key=order)[:limit]]
+def _passing(
+    light: Frame, reference: Frame, kind: str, frames: Iterable[Frame], window: timedelta
+) -> list[Frame]:
+    """The frames the rules of `kind` let calibrate the light, in no order."""
+    if light.date_obs is None:
+        raise ValueError("the light frame has no observation time")
+    return [
+        f
+        for f in frames
+        if f.frame_type in KINDS[kind]
+        and f.id != light.id
+        and _in_window(light, f, window)
+        and _passes(light, reference, kind, f)
+    ]
+
+
+def _best(
+    light: Frame, reference: Frame, kind: str, passing: Iterable[Frame], limit: int
+) -> list[Match]:
+    """The best `limit` of frames that pass, in order; their reasons are written for the
+    chosen only (thousands may pass)."""
+    ordered = sorted(passing, key=lambda frame: _order(frame, reference))
+    return [_match(light, reference, kind, f) for f in ordered[:limit]]
+
+
+def _order(frame: Frame, reference: Frame) -> tuple[bool, bool, float, int]:
+    """The light's telescope's frames first (not fallback); masters first, then the nearest
+    in time to the reference, then the lower id."""
+    return (frame.fallback, not frame.is_master, abs(_seconds(frame, reference)), frame.id)
+
+
+# Nearest first, from a store (repo/calibration_match.py) that pre-filters.
+
+
+@dataclass(frozen=True)
+class Bounds:
+    """What a store may leave out before the rules run: frames of other types, of another
+    binning, of exposures or temperatures outside these (widened) ranges, of another
+    filter. Never narrower than the rules: `choose` still decides."""
+
+    frame_types: tuple[str, str]
+    binning: str | None
+    exposure: tuple[float, float] | None = None  # None: any exposure may do
+    temperature: tuple[float, float] | None = None  # None: any temperature may do
+    filter_folded: str | None = None  # flats: the light's filter, folded (_folded)
+
+
+# The ranges are widened by far more than the rules' slack (and a store's float error),
+# so that the store never leaves out a frame the rules accept.
+_WIDEN = 1e-6
+
+
+def bounds(light: Frame, reference: Frame, kind: str) -> Bounds | None:
+    """The pre-filter for the frames of `kind` that may suit `light` (via `reference`: the
+    light, or the flat for a dark-flat); None when no frame can (a dark for a light
+    without an exposure)."""
+    found = Bounds(KINDS[kind], reference.binning)
+    if kind == "flat":
+        return replace(found, filter_folded=_folded(light.filter_name))
+    if kind in ("dark", "dark_flat"):
+        if reference.exposure_time is None:
+            return None
+        bound = EXPOSURE_TOLERANCE * abs(reference.exposure_time) * (1 + _WIDEN) + _WIDEN
+        exposure = (reference.exposure_time - bound, reference.exposure_time + bound)
+        found = replace(found, exposure=exposure)
+        if reference.ccd_temperature is not None:
+            bound = TEMPERATURE_TOLERANCE + _WIDEN
+            temperature = (reference.ccd_temperature - bound, reference.ccd_temperature + bound)
+            found = replace(found, temperature=temperature)
+    return found
+
+
+# read(frame_type, start, end, fallback): the frames of that type within the bounds
+# observed from `start` to `end`, bounds included, in any order; with `fallback`, those
+# of the weaker candidates instead (Frame.fallback).
+Reader = Callable[[str, datetime, datetime, bool], list[Frame]]
+FIRST_SPAN = timedelta(days=1)
+
+
+def choose_nearest(
+    light: Frame,
+    reference: Frame,
+    kind: str,
+    window: timedelta,
+    limit: int,
+    read: Reader,
+    first: timedelta = FIRST_SPAN,
+    fallback: bool = False,
+) -> list[Match]:
+    """What `choose` gives on all the frames a store holds, reading only the nearest: the
+    masters of the whole window (they come first, however far), then the single frames
+    within `first` of the reference, then those up to twice as far, and so on to the
+    window's ends, until `limit` pass (a frame not read is further than any read); then,
+    with `fallback` and fewer than `limit` chosen, the weaker candidates the same way."""
+    passing: dict[int, Frame] = {}
+    for tier in (False, True) if fallback else (False,):
+        if len(passing) >= limit:
+            break
+        _read_nearest(light, reference, kind, window, limit, read, first, tier, passing)
+    return _best(light, reference, kind, passing.values(), limit)
+
+
+def _read_nearest(
+    light: Frame,
+    reference: Frame,
+    kind: str,
+    window: timedelta,
+    limit: int,
+    read: Reader,
+    first: timedelta,
+    tier: bool,
+    passing: dict[int, Frame],
+) -> None:
+    """Add to `passing` the frames of one tier that pass, nearest first, until `limit`."""
+    assert light.date_obs is not None and reference.date_obs is not None
+    master_type, single_type = KINDS[kind]
+    start, end = window_bounds(light.date_obs, window)
+    frames = read(master_type, start, end, tier)
+    passing.update((f.id, f) for f in _passing(light, reference, kind, frames, window))
+    low = high = reference.date_obs  # within the window: the light, or a flat chosen in it
+    parts = [(low, high)]
+    span = first
+    while len(passing) < limit and parts:
+        near_start, near_end = window_bounds(reference.date_obs, span)
+        near_start, near_end = max(start, near_start), min(end, near_end)
+        # The two shells not read yet (a frame on a boundary is read twice: once kept).
+        parts = [(near_start, low)] if near_start < low else []
+        parts += [(high, near_end)] if high < near_end else []
+        for part_start, part_end in parts:
+            frames = read(single_type, part_start, part_end, tier)
+            passing.update((f.id, f) for f in _passing(light, reference, kind, frames, window))
+        low, high, span = near_start, near_end, span * 2
 
 
 def _passes(light: Frame, reference: Frame, kind: str, frame: Frame) -> bool:
@@ -232,9 +359,17 @@ def _match(light: Frame, reference: Frame, kind: str, frame: Frame) -> Match:
         delta_time=_seconds(frame, light),
         delta_exposure=delta_exposure,
         delta_temperature=delta_temperature,
-        reason=("master, " if frame.is_master else "") + ", ".join(reasons),
+        reason=("master, " if frame.is_master else "") + ", ".join(reasons) + _fallback(frame),
+        fallback=frame.fallback,
         for_flat=reference.id if kind == "dark_flat" else None,
     )
+
+
+def _fallback(frame: Frame) -> str:
+    if not frame.fallback:
+        return ""
+    named = f"header telescope {frame.telescope_name}" if frame.telescope_name else "none named"
+    return f"; from a dataset without telescope ({named}), after the telescope's own frames"
 
 
 def _exposure_delta(reference: Frame, frame: Frame) -> float | None:

@@ -15,6 +15,7 @@ import sqlite3
 from datetime import datetime
 from typing import Any
 
+from ..domain.calibration import Bounds
 from ..domain.errors import NotFound
 from ..domain.ids import iso_utc
 from . import datafiles
@@ -26,6 +27,13 @@ SCOPES = {
     "instrument_name": "f.instrument_name = :instrument_name",
     "dataset": "f.dataset_id = :dataset_id",
 }
+# The weaker candidates of the telescope scope: frames uploaded to a dataset without a
+# telescope, unless their header names another telescope than the light's (by its
+# header or by the registered telescope's name).
+FALLBACK = (
+    "d.telescope_id IS NULL AND (f.telescope_name IS NULL"
+    " OR f.telescope_name IN (:telescope_name, :registered_name))"
+)
 
 
 def scope_of(conn: sqlite3.Connection, owner_id: int, file_id: int) -> dict[str, Any]:
@@ -33,7 +41,7 @@ def scope_of(conn: sqlite3.Connection, owner_id: int, file_id: int) -> dict[str,
     the API shows of it) and the row's own values the query binds."""
     found = conn.execute(
         "SELECT f.dataset_id, f.telescope_name, f.instrument_name, d.telescope_id,"
-        " t.uuid AS telescope_uuid, d.uuid AS dataset_uuid"
+        " t.uuid AS telescope_uuid, t.name AS registered_name, d.uuid AS dataset_uuid"
         " FROM datafiles f JOIN datasets d ON d.id = f.dataset_id"
         " LEFT JOIN telescopes t ON t.id = d.telescope_id"
         " WHERE f.id = ? AND d.owner_id = ?",
@@ -57,43 +65,83 @@ def scope_of(conn: sqlite3.Connection, owner_id: int, file_id: int) -> dict[str,
 # files are read afterwards for the chosen few only (`data_files`).
 RULE_COLUMNS = (
     "f.id, f.frame_type, f.date_obs, f.exposure_time, f.filter_name, f.binning,"
-    " f.ccd_temperature, f.instrument_name"
+    " f.ccd_temperature, f.instrument_name, f.telescope_name"
 )
 SCOPE_FROM = "datafiles f JOIN datasets d ON d.id = f.dataset_id"
 
 
-def candidates(
+def frames_within(
     conn: sqlite3.Connection,
     owner_id: int,
     scope: dict[str, Any],
-    frame_types: tuple[str, ...],
+    bounds: Bounds,
+    frame_type: str,
     start: datetime,
     end: datetime,
+    fallback: bool = False,
 ) -> list[dict[str, Any]]:
-    """The owner's readable frames of `frame_types` in the scope, observed from `start` to
-    `end` (bounds included), in id order: what the rules read of each (RULE_COLUMNS)."""
-    params = {
-        **{key: scope[key] for key in ("telescope_id", "telescope_name", "instrument_name")},
+    """The owner's readable frames of `frame_type` in the scope (with `fallback`, its weaker
+    candidates: FALLBACK), within `bounds` (domain/calibration.py: never narrower than the
+    rules), observed from `start` to `end` (bounds included): what the rules read of each
+    (RULE_COLUMNS), and `fallback`."""
+    keys = ("telescope_id", "telescope_name", "instrument_name", "registered_name")
+    params: dict[str, Any] = {
+        **{key: scope.get(key) for key in keys},
+        "fallback": fallback,
         "dataset_id": scope["dataset_id"],
         "owner_id": owner_id,
-        **{f"type{i}": frame_type for i, frame_type in enumerate(frame_types)},
+        "frame_type": frame_type,
+        "binning": bounds.binning,
         "start": iso_utc(start),
         "end": iso_utc(end),
     }
-    query = candidates_sql(scope["by"], len(frame_types))
+    if bounds.exposure is not None:
+        params["exposure0"], params["exposure1"] = bounds.exposure
+    if bounds.temperature is not None:
+        params["temperature0"], params["temperature1"] = bounds.temperature
+    if _filter_prefiltered(bounds.filter_folded):
+        params["filter"] = bounds.filter_folded
+    query = frames_within_sql(scope["by"], bounds, fallback)
     return [dict(r) for r in conn.execute(query, params)]
 
 
-def candidates_sql(scope_by: str, type_count: int) -> str:
-    """The candidates' query in a scope, its frame types bound as :type0, :type1..."""
-    types = ", ".join(f":type{i}" for i in range(type_count))
+def frames_within_sql(scope_by: str, bounds: Bounds, fallback: bool = False) -> str:
+    """The query of `frames_within` in a scope, for the conditions these bounds set."""
+    if fallback and scope_by != "telescope":
+        raise ValueError("only the telescope scope has weaker candidates")
+    conditions = [
+        "d.owner_id = :owner_id",
+        FALLBACK if fallback else SCOPES[scope_by],
+        "f.frame_type <> 'light'",  # the partial index's condition, for SQLite to use it
+        "f.frame_type = :frame_type",
+        "f.date_obs BETWEEN :start AND :end",
+        "f.header_status = 'read'",
+        "f.binning IS :binning",
+    ]
+    if bounds.exposure is not None:
+        conditions.append("f.exposure_time BETWEEN :exposure0 AND :exposure1")
+    if bounds.temperature is not None:
+        conditions.append("f.ccd_temperature BETWEEN :temperature0 AND :temperature1")
+    if _filter_prefiltered(bounds.filter_folded):
+        conditions.append(_FILTER_BLANK if bounds.filter_folded == "" else _FILTER_EQUAL)
     return (
-        f"SELECT {RULE_COLUMNS} FROM {SCOPE_FROM}"
-        f" WHERE d.owner_id = :owner_id AND {SCOPES[scope_by]}"
-        f" AND f.frame_type <> 'light' AND f.frame_type IN ({types})"
-        " AND f.date_obs BETWEEN :start AND :end"
-        " AND f.header_status = 'read' ORDER BY f.id"
+        f"SELECT {RULE_COLUMNS}, :fallback AS fallback FROM {SCOPE_FROM}"
+        f" WHERE {' AND '.join(conditions)}"
     )
+
+
+# A flat's filter folds (domain/calibration._folded: spaces collapsed, case folded) to the
+# light's, of printable ASCII here, only if it equals it but for ASCII case and the spaces
+# around it, or has two spaces in a row, or a character beyond printable ASCII (whose
+# folding SQLite cannot do: left to the rules). A light without filter: blank or null.
+_ODD = "f.filter_name LIKE '%  %' OR f.filter_name GLOB '*[^ -~]*'"
+_FILTER_EQUAL = f"(trim(f.filter_name, ' ') = :filter COLLATE NOCASE OR {_ODD})"
+_FILTER_BLANK = f"(f.filter_name IS NULL OR trim(f.filter_name, ' ') = '' OR {_ODD})"
+
+
+def _filter_prefiltered(folded: str | None) -> bool:
+    """Whether SQL can pre-filter on this folded filter: printable ASCII only."""
+    return folded is not None and all(" " <= c <= "~" for c in folded)
 
 
 def data_files(

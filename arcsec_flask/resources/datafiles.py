@@ -231,6 +231,9 @@ class MatchSchema(Schema):
     delta_exposure = fields.Float(allow_none=True)
     delta_temperature = fields.Float(allow_none=True)
     reason = fields.String()
+    fallback = fields.Boolean(
+        metadata={"description": "From a dataset without telescope: chosen after the rest."}
+    )
     for_flat = fields.Integer(metadata={"description": "dark_flat only: the flat matched to."})
 
 

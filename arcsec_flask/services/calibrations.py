@@ -1,13 +1,15 @@
-"""The calibration frames for a light frame: the light checked, the candidates read, the
-rules applied (domain/calibration.py), the answer shaped (docs/API.md, datafiles)."""
+"""The calibration frames for a light frame: the light checked, the nearest candidates read
+kind by kind, the rules applied (domain/calibration.py), the answer shaped (docs/API.md,
+datafiles)."""
 
 from __future__ import annotations
 
 import sqlite3
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..domain import calibration
+from ..domain.calibration import Frame, Match
 from ..repo import calibration_match, datafiles
 
 
@@ -18,15 +20,8 @@ def calibrations_for(
     `file_id`, best first, at most `limit` each, each data file with its `match` details.
     NotFound for another's file; Invalid for a file that is not a readable light frame."""
     light = calibration.check_light(datafiles.get(conn, owner_id, file_id))
-    assert light.date_obs is not None  # check_light makes sure
-    window = timedelta(days=window_days)
     scope = calibration_match.scope_of(conn, owner_id, file_id)
-    start, end = calibration.window_bounds(light.date_obs, window)
-    rows = calibration_match.candidates(
-        conn, owner_id, scope, calibration.CANDIDATE_FRAME_TYPES, start, end
-    )
-    frames = [calibration.Frame.from_row(row) for row in rows]
-    chosen = calibration.match_calibrations(light, frames, window, limit)
+    chosen = choose_all(conn, owner_id, scope, light, timedelta(days=window_days), limit)
     ids = sorted({m.frame_id for matches in chosen.values() for m in matches})
     by_id = calibration_match.data_files(conn, owner_id, ids)
     return {
@@ -38,3 +33,40 @@ def calibrations_for(
             for kind, matches in chosen.items()
         },
     }
+
+
+def choose_all(
+    conn: sqlite3.Connection,
+    owner_id: int,
+    scope: dict[str, Any],
+    light: Frame,
+    window: timedelta,
+    limit: int,
+    first: timedelta = calibration.FIRST_SPAN,
+) -> dict[str, list[Match]]:
+    """What domain/calibration.match_calibrations chooses among all the frames of the
+    scope, reading, kind by kind, only the nearest that pass the SQL pre-filter."""
+    read: dict[int, Frame] = {}  # every frame read: the best flat's values for dark-flats
+
+    def nearest(reference: Frame, kind: str) -> list[Match]:
+        found = calibration.bounds(light, reference, kind)
+        if found is None:
+            return []
+
+        def within(frame_type: str, start: datetime, end: datetime, tier: bool) -> list[Frame]:
+            rows = calibration_match.frames_within(
+                conn, owner_id, scope, found, frame_type, start, end, tier
+            )
+            frames = [Frame.from_row(row) for row in rows]
+            read.update((frame.id, frame) for frame in frames)
+            return frames
+
+        fallback = scope["by"] == "telescope"
+        return calibration.choose_nearest(
+            light, reference, kind, window, limit, within, first, fallback
+        )
+
+    chosen = {kind: nearest(light, kind) for kind in ("bias", "dark", "flat")}
+    best_flat = read[chosen["flat"][0].frame_id] if chosen["flat"] else None
+    chosen["dark_flat"] = nearest(best_flat, "dark_flat") if best_flat else []
+    return chosen

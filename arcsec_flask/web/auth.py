@@ -49,8 +49,10 @@ ACCESS: dict[str, dict[str, Rule]] = {
     "datafiles.DataFileContent": {"GET": FULL_READ},
     # A preview shows the pixels: who may download the file (not the upload key) may see it.
     "datafiles.DataFilePreview": {"GET": FULL_READ},
-    # As the preview: the frames that calibrate a light, for who may download them.
-    "datafiles.DataFileCalibrations": {"GET": FULL_READ},
+    # The frames that calibrate a light are datafile metadata (§3: the upload key reads
+    # it), listed with why they suit: a station's script may check what it has before
+    # the night's upload ends. Their contents stay FULL_READ (DataFileContent).
+    "datafiles.DataFileCalibrations": {"GET": READ},
     # Public packages are listed, read and downloaded without a key (docs/API.md §6).
     "datapackages": {**CRUD_MEMBER, "GET": Rule(upload_key=True, role="visitor", anonymous=True)},
     "datapackages.DataPackageArchive": {

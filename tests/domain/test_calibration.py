@@ -214,11 +214,28 @@ def test_match_details_and_reason():
         "delta_temperature": pytest.approx(-0.8),
         "reason": "binning 1x1, exposure 300.5 s within 1 % of 300 s,"
         " temperature -10.8 °C within 2 °C of -10 °C, 2.5 h before the light",
+        "fallback": False,
     }
     flat = frame(3, "flat", 24 * 3)
     (match,) = match_calibrations(LIGHT, [flat], WINDOW, 10)["flat"]
     assert match.reason == "filter Ha, binning 1x1, 3.0 days after the light"
     assert match.delta_exposure is None and match.delta_temperature is None
+
+
+def test_fallback_frames_come_after_every_frame_of_the_telescope_and_say_so():
+    near = replace(frame(2, "bias", 0.1), fallback=True)
+    master = replace(frame(3, "master-bias", 1.0), fallback=True, telescope_name="RC8")
+    far = frame(4, "bias", 24 * 20)
+    chosen = match_calibrations(LIGHT, [near, master, far], WINDOW, 10)["bias"]
+    assert [m.frame_id for m in chosen] == [4, 3, 2]  # then masters first, then nearest
+    assert [m.fallback for m in chosen] == [False, True, True]
+    assert chosen[0].reason == "binning 1x1, 20.0 days after the light"
+    assert chosen[1].reason == (
+        "master, binning 1x1, 1.0 h after the light; from a dataset without telescope"
+        " (header telescope RC8), after the telescope's own frames"
+    )
+    assert chosen[2].reason.endswith("(none named), after the telescope's own frames")
+    assert chosen[2].details()["fallback"] is True
 
 
 def row(**values):

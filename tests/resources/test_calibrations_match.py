@@ -11,9 +11,9 @@ import pytest
 
 from arcsec_flask import create_app
 from arcsec_flask.config import load
-from arcsec_flask.domain.calibration import CANDIDATE_FRAME_TYPES
+from arcsec_flask.domain.calibration import KINDS, Bounds
 from arcsec_flask.repo import accounts
-from arcsec_flask.repo.calibration_match import SCOPES, candidates_sql
+from arcsec_flask.repo.calibration_match import SCOPES, frames_within_sql
 from arcsec_flask.repo.sqlite import connect
 from tests.conftest import User
 from tests.support.factories import write_fits
@@ -184,6 +184,7 @@ def test_the_answer_carries_the_data_files_and_why_they_match(night):
         "delta_temperature": pytest.approx(-0.1),
         "reason": "binning 1x1, exposure 300 s within 1 % of 300 s,"
         " temperature -10.2 °C within 2 °C of -10.1 °C, 2.7 h after the light",
+        "fallback": False,
     }
     assert master["frame_type"] == "master-dark" and master["match"]["master"] is True
     assert master["match"]["delta_time"] == pytest.approx(-(5 * 24 + 0.5) * 3600)
@@ -247,8 +248,12 @@ def test_who_may_see_the_matches(night, client, alice, bob):
     anonymous = client.get(url)
     assert anonymous.status_code == 401 and anonymous.json["detail"]
     assert client.get(url, headers=bob.api).status_code == 404  # another's: not revealed
-    refused = client.get(url, headers=alice.upload)
-    assert refused.status_code == 403 and "upload key" in refused.json["detail"]
+    # The upload key reads datafile metadata (docs/API.md §3): the matches too, the same.
+    by_upload_key = client.get(url, headers=alice.upload)
+    assert by_upload_key.status_code == 200
+    assert by_upload_key.json == client.get(url, headers=alice.api).json
+    dark = by_upload_key.json["dark"][0]
+    assert client.get(dark["file"], headers=alice.upload).status_code == 403  # not the bytes
     assert client.get("/datafiles/abc/calibrations/", headers=alice.api).status_code == 404
     assert client.get("/datafiles/99999/calibrations/", headers=alice.api).status_code == 404
     assert client.post(url, headers=alice.api).status_code == 405
@@ -331,12 +336,23 @@ def test_the_window_setting_is_checked():
         load({"CALIBRATION_WINDOW_DAYS": 0}, {})
 
 
-def test_the_candidates_are_read_through_the_index(db):
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        Bounds(KINDS["bias"], "1x1"),
+        Bounds(KINDS["dark"], None, exposure=(59.0, 61.0), temperature=(-12.0, -8.0)),
+        Bounds(KINDS["flat"], "2x2", filter_folded="ha"),
+        Bounds(KINDS["flat"], "2x2", filter_folded=""),
+    ],
+)
+def test_the_candidates_are_read_through_the_index(db, bounds):
     params = {"owner_id": 1, "telescope_id": 1, "telescope_name": "RC8", "dataset_id": 1}
     params.update(instrument_name="cam", start="2024-01-01", end="2024-02-01")
-    params.update({f"type{i}": t for i, t in enumerate(CANDIDATE_FRAME_TYPES)})
-    for by in SCOPES:
-        sql = "EXPLAIN QUERY PLAN " + candidates_sql(by, len(CANDIDATE_FRAME_TYPES))
+    params.update(frame_type=bounds.frame_types[1], binning="1x1", filter="ha")
+    params.update(exposure0=1, exposure1=2, temperature0=1, temperature1=2)
+    params.update(fallback=False, registered_name="RC8")
+    for by, fallback in [*((by, False) for by in SCOPES), ("telescope", True)]:
+        sql = "EXPLAIN QUERY PLAN " + frames_within_sql(by, bounds, fallback)
         plan = " | ".join(r["detail"] for r in db.execute(sql, params))
         assert "datafiles_calibration_frames (dataset_id=? AND frame_type=? AND date_obs>?" in plan
         assert "SCAN" not in plan, plan
@@ -422,3 +438,41 @@ def test_a_light_at_the_ends_of_time_is_matched_not_a_500(client, alice, tmp_pat
     archive.upload(dataset, "light.fits", {**cards("LIGHT", 0, object="M42"), "DATE-OBS": when})
     archive.upload(dataset, "bias.fits", {**cards("BIAS", 0, exposure=0.0), "DATE-OBS": when})
     assert archive.names("light.fits")["bias"] == ["bias.fits"]
+
+
+def test_frames_uploaded_without_a_telescope_come_after_the_telescopes_own(night, client, bob):
+    """A calibration library without telescope: its frames naming RC8 or no telescope are
+    weaker candidates, after RC8's own; naming C14, or another account's, never."""
+    library = night.post("/datasets/", {"name": "calibration library"})
+    night.upload(library, "bias_lib_rc8.fits", cards("BIAS", 0.2, exposure=0.0))
+    night.upload(library, "bias_lib_none.fits", cards("BIAS", 0.3, exposure=0.0, telescope=None))
+    night.upload(library, "bias_lib_c14.fits", cards("BIAS", 0.1, exposure=0.0, telescope="C14"))
+    night.upload(
+        library, "master_bias_lib.fits", cards("Master Bias", -48.0, exposure=0.0, telescope=None)
+    )
+    bobs = Archive(client, bob, night.tmp_path / "bob")
+    bobs.upload(bobs.post("/datasets/", {"name": "lib"}), "bias_bob_lib.fits", cards("BIAS", 0.01))
+    answer = night.matches("light_60_ha.fits").json
+    assert [f["name"] for f in answer["bias"]] == [
+        *BIASES,
+        "master_bias_lib.fits",  # masters first among the weaker too
+        "bias_lib_rc8.fits",
+        "bias_lib_none.fits",
+    ]
+    assert [f["match"]["fallback"] for f in answer["bias"]] == [False, False, True, True, True]
+    assert answer["bias"][3]["match"]["reason"] == (
+        "binning 1x1, 12 min after the light; from a dataset without telescope"
+        " (header telescope RC8), after the telescope's own frames"
+    )
+    assert night.names("light_60_ha.fits", "?limit=2")["bias"] == BIASES  # none needed
+    # A registered dataset's light of another telescope gets none of them but the unnamed.
+    c14_set = night.files["bias_c14.fits"]["dataset"]
+    c14_scope = client.get(f"/datasets/{c14_set}/", headers=night.user.api).json["telescope"]
+    c14 = night.post("/datasets/", {"name": "C14 lights", "telescope": c14_scope})
+    night.upload(c14, "light_c14.fits", cards("LIGHT", 0.0, telescope="C14", filter="Ha"))
+    assert night.names("light_c14.fits")["bias"] == [
+        "bias_c14.fits",
+        "master_bias_lib.fits",
+        "bias_lib_c14.fits",
+        "bias_lib_none.fits",
+    ]
