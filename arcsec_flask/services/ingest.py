@@ -45,7 +45,7 @@ from ..headers import HeaderError, HeaderInfo, read_header
 from ..repo import datafiles, night_grouping
 from ..repo.sqlite import transaction
 from ..storage import Backend, sync_directory
-from ..storage.local import deferred_directory_syncs, sync_file
+from ..storage.durability import deferred_directory_syncs, sync_file
 from .uploads import unreadable
 
 Mode = Literal["copy", "link", "in-place"]

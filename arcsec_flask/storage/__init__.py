@@ -17,6 +17,7 @@ from .backend import (
     Writer,
     backend_from_config,
 )
+from .durability import sync_counts, sync_directory
 from .local import (
     TMP,
     StorageFull,
@@ -29,8 +30,6 @@ from .local import (
     stale_parts,
     stored_paths,
     sweep_stale_parts,
-    sync_counts,
-    sync_directory,
 )
 from .local_backend import LocalBackend
 from .ranged import RangedFile

@@ -9,7 +9,7 @@ import shutil
 from collections.abc import Iterable
 from pathlib import Path
 
-from . import local
+from . import durability, local
 from .backend import LOST_FOUND, Backend, LimitedReader, Readable, StoredEntry, Stray
 
 
@@ -77,9 +77,9 @@ class LocalBackend(Backend):
             if error.errno not in _NO_LINK:
                 raise
             _copy_durably(source, target)
-        local.sync_directory(target.parent)
+        durability.sync_directory(target.parent)
         source.unlink()
-        local.sync_directory(source.parent)
+        durability.sync_directory(source.parent)
         return str(target)
 
     def presigned_url(

@@ -35,7 +35,7 @@ READ_SIZE = 1024 * 1024
 # A buffer is filled before it is parsed: the first one is small, so the parts' headers
 # are read (and the file part's container made) as soon as they arrive.
 FIRST_READ_SIZE = 64 * 1024
-# Buffers a body may hold at once: a background writer's queue (storage.local's
+# Buffers a body may hold at once: a background writer's queue (storage.durability's
 # BACKGROUND_QUEUE, 4), the piece it works on, and the one being filled.
 RING_BUFFERS = 6
 MAX_HEADER_BYTES = 16 * 1024  # one part's header block

@@ -14,7 +14,7 @@ from arcsec_flask.repo import accounts, datafiles, datasets
 from arcsec_flask.repo.sqlite import connect, init_schema
 from arcsec_flask.services import ingest
 from arcsec_flask.storage import LocalBackend
-from arcsec_flask.storage.local import file_sync_count
+from arcsec_flask.storage.durability import file_sync_count
 from tests.cli.helpers import small_frame
 
 FILES = 7

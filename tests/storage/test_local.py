@@ -163,15 +163,15 @@ def test_a_command_removes_the_parts_an_interrupt_left_unfinished(tmp_path):
 def test_a_large_file_is_handed_to_the_disk_while_it_is_written(tmp_path):
     """Every WRITEBACK_EVERY bytes written, their writeback is started (the final fsync
     then has only the tail left); the file is unchanged by it."""
-    from arcsec_flask.storage import local
+    from arcsec_flask.storage import durability
 
-    before = local.writeback_count()
+    before = durability.writeback_count()
     piece = bytes(range(256)) * 4096  # 1 MiB
     stream = StreamingFile(tmp_path)
     for _ in range(20):
         stream.write(piece)
     stream.finish()
-    assert local.writeback_count() - before == 20 * len(piece) // local.WRITEBACK_EVERY
+    assert durability.writeback_count() - before == 20 * len(piece) // durability.WRITEBACK_EVERY
     assert stream.path.read_bytes() == piece * 20
     stream.discard()
 
@@ -180,13 +180,13 @@ def test_start_writeback_is_a_real_system_call_on_linux(tmp_path):
     import os
     import sys
 
-    from arcsec_flask.storage import local
+    from arcsec_flask.storage import durability
 
     path = tmp_path / "f"
     path.write_bytes(b"x" * 100_000)
     fd = os.open(path, os.O_RDWR)
     try:
-        started = local.start_writeback(fd, 0, 100_000)
+        started = durability.start_writeback(fd, 0, 100_000)
     finally:
         os.close(fd)
     assert started is sys.platform.startswith("linux")
