@@ -184,7 +184,9 @@ def measure(folder: Path, mix: str, headers: list[tuple[str, HeaderInfo]], rows:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=100_000, help="data files (100000)")
+    parser.add_argument(
+        "--rows", type=int, default=10_000, help="data files (10000; the full size: 100000)"
+    )
     parser.add_argument("--mix", choices=("light", "corpus", "both"), default="both")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-migrations-"))

@@ -119,7 +119,9 @@ def repair(database: str, batch: int) -> dict[str, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rows", type=int, default=100_000, help="files (100000)")
+    parser.add_argument(
+        "--rows", type=int, default=10_000, help="files (10000; the full size: 100000)"
+    )
     parser.add_argument("--batch", type=int, default=integrity.BATCH, help="files a batch (500)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-repair-"))

@@ -82,7 +82,9 @@ def upload(url: str, key: str, dataset: str, path: Path, name: str) -> tuple[flo
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--size", type=int, default=1024, help="file size in MiB (default 1024)")
+    parser.add_argument(
+        "--size", type=int, default=256, help="file size in MiB (256; the full size: 1024)"
+    )
     parser.add_argument("--runs", type=int, default=2, help="uploads per variant (default 2)")
     args = parser.parse_args()
     if nginx_binary() is None:

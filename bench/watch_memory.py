@@ -79,7 +79,9 @@ def traced(action) -> tuple[int, float]:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--files", type=int, default=100_000, help="files (100000)")
+    parser.add_argument(
+        "--files", type=int, default=10_000, help="files (10000; the full size: 100000)"
+    )
     args = parser.parse_args()
     logging.getLogger("arcsec_flask.watch").setLevel(logging.WARNING)  # a line per file
     work = Path(tempfile.mkdtemp(prefix="bench-watch-memory-"))
