@@ -62,6 +62,16 @@ def remove_unfinished() -> int:
     return removed
 
 
+def _new_part(directory: Path) -> tuple[int, str]:
+    """A new, empty part file in `directory`, made first if it is missing (tried only
+    then: a mkdir per upload is a system call and an exception in Python)."""
+    try:
+        return tempfile.mkstemp(dir=directory, prefix="upload-", suffix=".part")
+    except FileNotFoundError:
+        directory.mkdir(parents=True, exist_ok=True)
+        return tempfile.mkstemp(dir=directory, prefix="upload-", suffix=".part")
+
+
 class StreamingFile:
     """A temporary file in the storage folder that hashes what is written to it: the local
     backend's `Writer` (backend.py), and a file werkzeug's parser and the header reader use
@@ -73,9 +83,7 @@ class StreamingFile:
     def __init__(self, files_dir: str | os.PathLike, destination: str | None = None) -> None:
         self.files_dir = Path(files_dir)
         self.destination = destination
-        directory = self.files_dir / TMP
-        directory.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=directory, prefix="upload-", suffix=".part")
+        fd, name = _new_part(self.files_dir / TMP)
         _UNFINISHED.add(name)
         self.path = Path(name)
         try:

@@ -99,6 +99,12 @@ class MultipartReader:
         left: bytes | bytearray = b"\r\n"
         size = min(FIRST_READ_SIZE, self.read_size)
         while True:
+            if self.content_length is not None:
+                # Never ask past the announced end: a small body ends after its first
+                # read, with no second buffer made only to find it ended.
+                size = min(size, self.content_length - self.received)
+                if size <= 0:
+                    break
             data, got, lent = self._read(source, ring, left, size)
             if not got:
                 break
@@ -125,9 +131,13 @@ class MultipartReader:
             if len(left) + got == len(buffer):
                 return buffer, got, True
             return bytes(view[: len(left) + got]), got, False
-        piece = bytearray(size)
-        got = _fill(source, memoryview(piece))
-        return bytes(left) + piece[:got], got, False
+        # One buffer, the leftover first: no copy of the new bytes.
+        piece = bytearray(len(left) + size)
+        piece[: len(left)] = left
+        got = _fill(source, memoryview(piece)[len(left) :])
+        if got < size:  # the body's last, short read
+            return bytes(piece[: len(left) + got]), got, False
+        return piece, got, False
 
     def _consume(self, data: bytes | bytearray, pos: int) -> int:
         """Handle what `data[pos:]` holds; returns where the next read must continue."""
