@@ -6,6 +6,7 @@ there). Blocks are read here rather than by `Header.fromfile` so that the read i
 each card keeps its raw text: a card whose value astropy cannot parse is kept as that text.
 """
 
+import functools
 import math
 import re
 import threading
@@ -112,6 +113,12 @@ NUMBER = fits.Card._number_NFSC_RE
 EXPONENT = str.maketrans({"d": "e", "D": "E", " ": None})  # astropy's FIX_FP_TABLE2, spaces out
 
 
+# The frames of one night from one camera repeat most of their cards image for image
+# (INSTRUME, FILTER, EXPTIME, GAIN, SITELAT...): those are read once. A Card is frozen.
+PLAIN_CARDS_KEPT = 4096
+
+
+@functools.lru_cache(maxsize=PLAIN_CARDS_KEPT)
 def _plain_card(image: str, strip: bool) -> Card | None:
     """The card astropy reads from `image` (80 characters), read here the way astropy
     reads it (Card._parse_keyword, _parse_value and _parse_comment on one match of its own
