@@ -7,7 +7,7 @@ import math
 import mimetypes
 import sqlite3
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
@@ -209,7 +209,8 @@ def create(
     up once); else it is looked up here."""
     row = _row(owner_id, dataset, stored, info, fields, header_error)
     try:
-        with transaction(conn), _undone_on_error(conn):
+        batched = conn.in_transaction  # a caller's batch: a savepoint of our own
+        with transaction(conn), _undone_on_error(conn) if batched else nullcontext():
             # None when the dataset is gone: the INSERT then fails on its foreign key.
             setting = setting or night_grouping.setting_of(conn, dataset["id"])
             groups = night_grouping.Groups()

@@ -164,3 +164,39 @@ def test_the_calibration_matches_dump_as_marshmallow_does(app, variant):
         g.subdomain = None
         lean, plain = dumped_both_ways(CalibrationMatchesSchema, answer)
     assert lean == plain
+
+
+@pytest.mark.parametrize("variant", ["set", "null", "other"])
+@pytest.mark.parametrize("subdomain", [None, "lesud"])
+def test_one_data_file_dumps_as_marshmallow_does(app, variant, subdomain):
+    """Every answer of one data file (an upload's, a GET's, a PATCH's) takes the lean path."""
+    from arcsec_flask.resources.datafiles import DataFileSchema
+
+    assert issubclass(DataFileSchema, LeanSchema)
+    row = row_for(DataFileSchema(), variant)
+    prefix = f"/{subdomain}" if subdomain else ""
+    with app.test_request_context(f"{prefix}/datafiles/", base_url="https://arc.example"):
+        g.subdomain = subdomain
+        lean, plain = dumped_both_ways(DataFileSchema, row)
+    assert lean == plain
+    assert json.loads(lean)["file"].startswith(f"https://arc.example{prefix}/datafiles/12345/")
+
+
+def test_an_upload_answers_what_a_get_of_it_answers(client, alice, tmp_path):
+    site = client.post(
+        "/observingsites/", json={"name": "OHP", "time_zone": "UTC"}, headers=alice.api
+    ).json
+    scope = client.post(
+        "/telescopes/", json={"name": "T", "observing_site": site["uuid"]}, headers=alice.api
+    ).json
+    dataset = client.post(
+        "/datasets/", json={"name": "M31", "telescope": scope["uuid"]}, headers=alice.api
+    ).json
+    cards = [("IMAGETYP", "LIGHT"), ("OBJECT", "M31"), ("DATE-OBS", "2024-03-01T21:00:00")]
+    light = write_fits(tmp_path / "light.fits", [*cards, ("EXPTIME", 30)]).read_bytes()
+    sent = {"dataset": dataset["uuid"], "file": (io.BytesIO(light), "light.fits"), "tags": "a"}
+    made = client.post("/datafiles/", data=sent, headers=alice.upload)
+    assert made.status_code == 201
+    got = client.get(f"/datafiles/{made.json['id']}/", headers=alice.api).json
+    assert made.json == got
+    assert got["observation"] and got["night_log"] and got["exposure_time"] == 30
