@@ -72,9 +72,9 @@ def test_a_writer_kept_waiting_past_the_busy_timeout_is_told_the_database_is_loc
     with transaction(holder):
         holder.execute("INSERT INTO t VALUES (1)")
         waiting = connect(path)
-        with pytest.raises(repo_sqlite.sqlite3.OperationalError, match="database is locked"):
-            with transaction(waiting):
-                pytest.fail("entered a transaction another writer holds")
+        locked = pytest.raises(repo_sqlite.sqlite3.OperationalError, match="database is locked")
+        with locked, transaction(waiting):
+            pytest.fail("entered a transaction another writer holds")
     assert not holder.write_lock.locked()  # released by the commit
     with transaction(waiting):  # and the next writer gets it
         waiting.execute("INSERT INTO t VALUES (2)")
