@@ -168,3 +168,45 @@ def test_an_empty_part_and_padding_after_a_boundary(tmp_path):
     (_, files), made = _parse(tmp_path, body, 3)
     assert files["file"].stream.read() == b"" and made[0].size == 0
     made[0].discard()
+
+
+class CountingSource:
+    """A body source that records what each readinto was asked for and gave."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body, self.at, self.calls = body, 0, []
+
+    def readinto(self, buffer: memoryview) -> int:
+        piece = self.body[self.at : self.at + len(buffer)]
+        buffer[: len(piece)] = piece
+        self.at += len(piece)
+        self.calls.append((len(buffer), len(piece)))
+        return len(piece)
+
+
+@pytest.mark.parametrize("size", [1, 40_000, 64 * 1024 - 300, 200_000, 3 * READ_SIZE + 5])
+def test_a_body_of_known_length_is_read_to_its_end_and_no_further(tmp_path, size):
+    """No read past Content-Length: a small upload is read in one go, with no 1 MiB buffer
+    made (and zero-filled) only to learn that the body had ended."""
+    content = bytes(range(256)) * (size // 256) + b"x" * (size % 256)
+    upload = FileStorage(io.BytesIO(content), filename="a.fits", content_type="image/fits")
+    boundary, body = encode_multipart({"dataset": "d", "file": upload})
+    made: list[StreamingFile] = []
+
+    def factory(**_kwargs):
+        made.append(StreamingFile(tmp_path))
+        return made[-1]
+
+    source = CountingSource(body)
+    reader = MultipartReader(factory, boundary.encode(), len(body))
+    form, files = reader.parse(io.BytesIO(body), source)
+    assert form["dataset"] == "d"
+    assert made[0].path.read_bytes() == content
+    assert files["file"].filename == "a.fits"
+    assert sum(got for _, got in source.calls) == len(body)
+    assert all(got == asked for asked, got in source.calls)  # never asked past the end
+    assert sum(asked for asked, _ in source.calls) == len(body)
+    if len(body) <= 64 * 1024:
+        assert len(source.calls) == 1
+    made[0].file.close()
+    made[0].discard()
