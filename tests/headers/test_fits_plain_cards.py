@@ -125,3 +125,25 @@ def test_a_header_of_plain_cards_only_reads_the_same():
         warnings.simplefilter("ignore")
         expected = [_card(i.decode()) for i in images]
     assert parse_cards(images) == expected
+
+
+def test_a_card_image_seen_before_is_not_parsed_again():
+    """A night's frames repeat most cards image for image: the second header of the same
+    cards is read from what the first one left (and reads the same)."""
+    images = [
+        f"{key:<8}= {value:>20} / {comment}".ljust(80).encode()
+        for key, value, comment in [
+            ("EXPTIME", "300.0", "[s] exposure"),
+            ("FILTER", "'Ha      '", "filter"),
+            ("XBINNING", "1", "binning"),
+            ("INSTRUME", "'ZWO ASI2600MM Pro'", "camera"),
+        ]
+    ]
+    _plain_card.cache_clear()
+    first = parse_cards(images)
+    misses = _plain_card.cache_info().misses
+    second = parse_cards(images)
+    assert second == first
+    assert _plain_card.cache_info().misses == misses  # nothing parsed again
+    assert _plain_card.cache_info().hits >= len(images)
+    assert [c.value for c in second] == [300.0, "Ha", 1, "ZWO ASI2600MM Pro"]
