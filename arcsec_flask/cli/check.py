@@ -78,8 +78,9 @@ def _hours(value: float) -> float:
     type=click.IntRange(min=1),
     default=store_check.DEFAULT_BATCH,
     show_default=True,
-    help="Files whose night log, observation and calibration are recomputed per transaction:"
-    " uploads wait for one batch at most.",
+    help="Files whose night log, observation and calibration are recomputed per transaction,"
+    " at most (a transaction also stops after holding the lock 0.3 s): uploads wait for one"
+    " batch at most.",
 )
 def check_command(
     verify_checksums: bool,

@@ -1,17 +1,18 @@
 """Derived data against what the data files say: night logs, observations, calibrations;
 and the rows `arcsec-flask check` compares with the stored files.
 
-The derived rows are recomputed from the files' own facts (night_grouping.refresh_files on
-every file, then prune); what changed is the drift. Both a check and a repair go BATCH
-files at a time, each batch in its own write transaction (BEGIN IMMEDIATE), so that a
-server's uploads beside them wait for one batch (a fraction of a second), never for the
-whole store: a check rolls each batch back, a repair commits it, then prunes the groups
-no file uses in one last transaction. A repair is safe to interrupt and run again: each
-batch commits files whose links are recomputed from their own facts (a file's links
-depend on its facts and on the groups, never on other files), and what an interrupted
-repair left (groups emptied, not pruned yet) is what the next one finds and prunes. The
-counts the lists show (data_files_count, and a dataset's data_files_size) are kept in the
-parent rows by schema.sql's triggers; `count_drift` compares them with a recount.
+The derived rows are recomputed from the files' own facts (night_grouping.refresh_files
+on every file, then prune); what changed is the drift. Both a check and a repair go in
+batches, each its own write transaction (BEGIN IMMEDIATE) held for HOLD_S at most (or
+BATCH files), so that a server's uploads beside them wait for one batch (a fraction of a
+second), never for the whole store: a check rolls each batch back, a repair commits it,
+then prunes the groups no file uses in one last transaction. A repair is safe to
+interrupt and run again: each batch commits files whose links are recomputed from their
+own facts (a file's links depend on its facts and on the groups, never on other files),
+and what an interrupted repair left (groups emptied, not pruned yet) is what the next
+one finds and prunes. The counts the lists show (data_files_count, and a dataset's
+data_files_size) are kept in the parent rows by schema.sql's triggers; `count_drift`
+compares them with a recount.
 """
 
 from __future__ import annotations
@@ -33,40 +34,77 @@ class _DryRun(Exception):
     """Raised to roll a check's batch back."""
 
 
-BATCH = 500  # files recomputed per write transaction of a check or a repair
+BATCH = 10_000  # files recomputed at most per write transaction of a check or a repair
+CHUNK = 250  # files recomputed at a time within a batch
+# A batch takes chunks until it has held the write lock this long (or has BATCH files):
+# an upload beside it waits a fraction of a second, on a fast machine or a loaded one.
+HOLD_S = 0.3
 # Between two batches: SQLite's lock is not a queue, and a writer waiting on its busy
 # timeout polls it every 100 ms at most, so without a pause longer than that it may never
 # find the lock free between one batch's COMMIT and the next BEGIN (measured: bench/repair.py).
+# A fixed 500 files a batch spent most of a repair in these pauses on an idle machine
+# (100,000 files: 4.8 s of work, 24 s of pauses); batches held for HOLD_S spend about
+# PAUSE_S / HOLD_S more than the work itself.
 PAUSE_S = 0.12
 
 
 def derived_drift(
-    conn: sqlite3.Connection, repair: bool = False, batch: int = BATCH, pause_s: float = PAUSE_S
+    conn: sqlite3.Connection,
+    repair: bool = False,
+    batch: int = BATCH,
+    pause_s: float = PAUSE_S,
+    hold_s: float = HOLD_S,
 ) -> dict[str, Any]:
     """{"files": [{"id", "dataset", "name", "fields"}...] whose derived links were wrong,
     "empty": {table: count} of groups no file uses}; committed only with `repair`.
-    `pause_s` between batches lets other writers in (PAUSE_S)."""
-    return _repair(conn, batch, pause_s) if repair else _dry_run(conn, batch, pause_s)
+    A write transaction recomputes at most `batch` files, and takes no more chunks once it
+    has held the lock `hold_s`; `pause_s` between two lets other writers in (PAUSE_S)."""
+    if repair:
+        return _repair(conn, batch, pause_s, hold_s)
+    return _dry_run(conn, batch, pause_s, hold_s)
 
 
-def _repair(conn: sqlite3.Connection, batch_size: int, pause_s: float) -> dict[str, Any]:
-    """Recomputed and committed `batch_size` files a transaction, in id order (a file
-    uploaded meanwhile is derived by its upload, and recomputed if its id comes later),
-    then pruned: the groups the last transaction removes are the empty ones."""
+class _Batch:
+    """One write transaction's share of the files: chunks of at most CHUNK, until the
+    batch holds `size` files or has held the lock `hold_s` (at least one chunk)."""
+
+    def __init__(self, size: int, hold_s: float) -> None:
+        self.size, self.hold_s = size, hold_s
+        self.began = time.monotonic()
+        self.taken = 0
+
+    def next_size(self) -> int:
+        """How many files the next chunk may take; 0 when the batch is done."""
+        if self.taken and time.monotonic() - self.began >= self.hold_s:
+            return 0
+        return max(0, min(CHUNK, self.size - self.taken))
+
+
+def _repair(
+    conn: sqlite3.Connection, batch_size: int, pause_s: float, hold_s: float
+) -> dict[str, Any]:
+    """Recomputed and committed batch by batch, in id order (a file uploaded meanwhile is
+    derived by its upload, and recomputed if its id comes later), then pruned: the groups
+    the last transaction removes are the empty ones."""
     files: list[dict[str, Any]] = []
     after_id = 0
-    while True:
+    query = "SELECT id FROM datafiles WHERE id > ? ORDER BY id LIMIT ?"
+    finished = False
+    while not finished:
         with transaction(conn):
-            query = "SELECT id FROM datafiles WHERE id > ? ORDER BY id LIMIT ?"
-            batch = [r[0] for r in conn.execute(query, (after_id, batch_size))]
-            if batch:
-                before = _links(conn, batch)
-                night_grouping.refresh_files(conn, batch, new=True)  # prune: once, below
-                files += _changed(conn, before, _links(conn, batch))
-        if len(batch) < batch_size:
-            break
-        after_id = batch[-1]
-        time.sleep(pause_s)
+            batch = _Batch(batch_size, hold_s)
+            while size := batch.next_size():
+                chunk = [r[0] for r in conn.execute(query, (after_id, size))]
+                if chunk:
+                    before = _links(conn, chunk)
+                    night_grouping.refresh_files(conn, chunk, new=True)  # prune: below
+                    files += _changed(conn, before, _links(conn, chunk))
+                    after_id, batch.taken = chunk[-1], batch.taken + len(chunk)
+                if len(chunk) < size:
+                    finished = True
+                    break
+        if not finished:
+            time.sleep(pause_s)
     with transaction(conn):
         groups_before = _groups(conn)
         night_grouping.prune(conn)
@@ -75,7 +113,9 @@ def _repair(conn: sqlite3.Connection, batch_size: int, pause_s: float) -> dict[s
     return {"files": files, "empty": {t: n for t, n in empty.items() if n}}
 
 
-def _dry_run(conn: sqlite3.Connection, batch_size: int, pause_s: float) -> dict[str, Any]:
+def _dry_run(
+    conn: sqlite3.Connection, batch_size: int, pause_s: float, hold_s: float
+) -> dict[str, Any]:
     """The drift without changing anything, in rolled-back batches. A group is empty when
     no file's recomputed link points to it and prune would drop it: the same answer as
     recomputing everything at once (a file's links depend on its own facts and on the
@@ -87,22 +127,26 @@ def _dry_run(conn: sqlite3.Connection, batch_size: int, pause_s: float) -> dict[
     }
     used: dict[str, set[int]] = {t: set() for t in GROUPS}
     files: list[dict[str, Any]] = []
-    for at in range(0, len(file_ids), batch_size):
-        batch = file_ids[at : at + batch_size]
+    at = 0
+    while at < len(file_ids):
         try:
             with transaction(conn):
-                before = _links(conn, batch)
-                night_grouping.refresh_files(conn, batch, new=True)  # no prune: done below
-                after = _links(conn, batch)
-                files += _changed(conn, before, after)
-                for link in after.values():
-                    for table, group_id in zip(GROUPS, link, strict=True):
-                        if group_id is not None:
-                            used[table].add(group_id)
+                batch = _Batch(batch_size, hold_s)
+                while at < len(file_ids) and (size := batch.next_size()):
+                    chunk = file_ids[at : at + size]
+                    before = _links(conn, chunk)
+                    night_grouping.refresh_files(conn, chunk, new=True)  # no prune: below
+                    after = _links(conn, chunk)
+                    files += _changed(conn, before, after)
+                    for link in after.values():
+                        for table, group_id in zip(GROUPS, link, strict=True):
+                            if group_id is not None:
+                                used[table].add(group_id)
+                    at, batch.taken = at + len(chunk), batch.taken + len(chunk)
                 raise _DryRun()
         except _DryRun:
             pass
-        if at + batch_size < len(file_ids):
+        if at < len(file_ids):
             time.sleep(pause_s)
     empty = {t: len(groups_before[t] - used[t] - (kept if t == "night_logs" else set()))
              for t in GROUPS}  # fmt: skip

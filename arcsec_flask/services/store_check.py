@@ -7,9 +7,9 @@ What is repaired, each step on its own (a database step is one transaction):
 - files no row refers to, older than the grace period: moved to lost+found/<UTC date>/;
 - upload parts no upload will finish: removed (an incomplete upload by definition);
 - cached previews of no row: removed (they are made again on demand);
-- derived links (night logs, observations, calibrations): recomputed, `batch` files a
-  transaction (repo/integrity.py), then the groups no file uses pruned; stored counts:
-  recounted.
+- derived links (night logs, observations, calibrations): recomputed, at most `batch`
+  files a transaction, each held 0.3 s at most (repo/integrity.py), then the groups no
+  file uses pruned; stored counts: recounted.
 Never repaired, only reported: rows without their file, size or checksum mismatches,
 in-place files gone or changed (the data is the observatory's, not ours to touch).
 """
@@ -70,8 +70,8 @@ class Options:
     grace_s: float = DEFAULT_GRACE_S
     # A part still held by a running upload counts as hung after this long.
     stale_s: float = DEFAULT_STALE_S
-    # Files whose derived links are recomputed per write transaction (uploads wait for
-    # one batch at most).
+    # Files whose derived links are recomputed per write transaction, at most (uploads
+    # wait for one batch, which also stops after holding the lock integrity.HOLD_S).
     batch: int = DEFAULT_BATCH
 
 

@@ -19,7 +19,7 @@ from werkzeug.test import encode_multipart
 
 from arcsec_flask.headers import read_header
 from arcsec_flask.repo import datafiles
-from arcsec_flask.repo.integrity import derived_drift
+from arcsec_flask.repo.integrity import CHUNK, derived_drift
 from arcsec_flask.repo.sqlite import connect, transaction
 
 from .helpers import run, small_frame, start
@@ -165,3 +165,41 @@ def test_a_repair_killed_mid_way_then_run_again_ends_clean(app, db, archive, tmp
         "counts": 0,
     }
     assert derived_shape(db) == archive["wanted"]
+
+
+def _transactions(app, repair: bool, **options) -> tuple[int, dict]:
+    """How many write transactions a check or repair of the archive takes, and its drift."""
+    conn = connect(app.config["DATABASE"])
+    began: list[str] = []
+    conn.set_trace_callback(lambda sql: began.append(sql) if sql == "BEGIN IMMEDIATE" else None)
+    try:
+        drift = derived_drift(conn, repair=repair, pause_s=0, **options)
+    finally:
+        conn.close()
+    return len(began), drift
+
+
+@pytest.mark.parametrize("repair", [False, True])
+def test_a_batch_is_held_for_a_time_and_capped_in_files(app, db, archive, repair):
+    """A transaction takes chunks of CHUNK files until it has held the lock HOLD_S or has
+    `batch` files: a fast store goes in few transactions (few 0.12 s pauses), and an upload
+    beside it never waits for more than one. Every way gives the same drift."""
+    pruning = 1 if repair else 0  # a repair prunes in one last transaction
+    # A repair reads the ids as it goes: after a full last batch, one more finds the end.
+    end = 1 if repair else 0
+    whole, drift = _transactions(app, repair, batch=10 * ROWS, hold_s=float("inf"))
+    assert whole == 1 + pruning
+    assert len(drift["files"]) == ROWS
+    if repair:
+        db.execute("DELETE FROM night_logs")  # wrong again, for the next ways
+    chunked, again = _transactions(app, repair, batch=10 * ROWS, hold_s=0)
+    assert ROWS % CHUNK == 0 and ROWS % 100 == 0
+    assert chunked == ROWS // CHUNK + end + pruning  # one chunk each: the lock held too long
+    assert again == drift
+    if repair:
+        db.execute("DELETE FROM night_logs")
+    capped, third = _transactions(app, repair, batch=100, hold_s=float("inf"))
+    assert capped == ROWS // 100 + end + pruning
+    assert third == drift
+    if repair:
+        assert derived_shape(db) == archive["wanted"]
