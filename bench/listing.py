@@ -17,8 +17,8 @@ OFFSET ?`, on the index ours uses) and `jsonify`: no key check, no count, no sch
 Measured, for each server: the first page (100 files) and a deep page (the middle of the
 dataset, `?page=N`; for ours also the page its `next` links reach there, by cursor), each
 with 2 and with 16 connections (threads of http.client keep-alive connections, each
-sending its requests in turn for a fixed time), requests per second and p99 latency; the
-workers' peak RSS. Targets: ours >= 0.5 of bare's requests/s on the first and the deep
+sending its requests in turn for a fixed time; bare and ours in turn, twice, each keeping
+its better round), requests per second and p99 latency; the workers' peak RSS. Targets: ours >= 0.5 of bare's requests/s on the first and the deep
 page; our deep page's requests/s within 1.5x of our first page's (ratio >= 1/1.5); our p99
 at 2 connections, on the first, deep and cursor pages, at most 2x the bare first page's.
 
@@ -59,6 +59,7 @@ TARGETS = ("M31", "M42", "NGC 7000", "IC 1396", "M101")
 BATCH = 20_000
 SECONDS = 4.0
 CONNECTIONS = (2, 16)
+ROUNDS = 2  # measurements of each cell and server, best kept
 SEEDED = "seeded.json"  # in a --keep folder: what its seed made
 TARGET_VS_BARE = 0.5
 TARGET_DEEP_VS_FIRST = 1 / 1.5
@@ -150,6 +151,9 @@ def seed(database: str, dataset_uuid: str, header: HeaderInfo, rows: int) -> flo
                 )
         seconds = time.perf_counter() - start
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # the size below is the database's
+        # The seed left about a gigabyte of dirty pages: written back now, not by the
+        # kernel during the first measurements (where it halved the first one's rate).
+        os.sync()
         return seconds
     finally:
         conn.close()
@@ -301,12 +305,18 @@ def main() -> int:
             load(url, headers, 8, 0.5)
         for connections in CONNECTIONS:
             for page in ("first", "deep", "cursor"):
-                for server in ("bare", "ours"):  # in turn: the same machine for both
-                    if (server, page) in urls:
+                # In turn, ROUNDS times: the same machine for both; each keeps its best
+                # round (a few seconds of the host's own work halved one cell or another).
+                for _ in range(ROUNDS):
+                    for server in ("bare", "ours"):
+                        if (server, page) not in urls:
+                            continue
                         url, headers = urls[server, page]
                         found = load(url, headers, connections, args.seconds)
                         assert found["statuses"] == {200}, found["statuses"]
-                        results[server, page, connections] = found
+                        best = results.get((server, page, connections))
+                        if best is None or found["rps"] > best["rps"]:
+                            results[server, page, connections] = found
         rss = {"ours": worker_rss_mb(ours), "bare": worker_rss_mb(bare)}
     finally:
         for server in (ours, bare):
