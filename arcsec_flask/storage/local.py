@@ -15,7 +15,6 @@ import hashlib
 import logging
 import os
 import secrets
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -62,14 +61,25 @@ def remove_unfinished() -> int:
     return removed
 
 
+_PART_FLAGS = os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
 def _new_part(directory: Path) -> tuple[int, str]:
-    """A new, empty part file in `directory`, made first if it is missing (tried only
-    then: a mkdir per upload is a system call and an exception in Python)."""
-    try:
-        return tempfile.mkstemp(dir=directory, prefix="upload-", suffix=".part")
-    except FileNotFoundError:
-        directory.mkdir(parents=True, exist_ok=True)
-        return tempfile.mkstemp(dir=directory, prefix="upload-", suffix=".part")
+    """A new, empty part file (0600) in `directory`, made first if it is missing. Its name
+    is in _UNFINISHED before the file exists: a Ctrl-C landing anywhere, even just after
+    the file was created and before its descriptor was returned, leaves nothing that
+    remove_unfinished does not know of (mkstemp made the name and the file at once)."""
+    for _ in range(100):
+        name = os.path.join(directory, f"upload-{secrets.token_hex(8)}.part")
+        _UNFINISHED.add(name)
+        try:
+            return os.open(name, _PART_FLAGS, 0o600), name
+        except FileExistsError:  # not ours: another name
+            _UNFINISHED.discard(name)
+        except FileNotFoundError:  # no folder yet (nothing was created)
+            _UNFINISHED.discard(name)
+            directory.mkdir(parents=True, exist_ok=True)
+    raise FileExistsError(errno.EEXIST, "No free name for an upload part", str(directory))
 
 
 class StreamingFile:
@@ -83,11 +93,10 @@ class StreamingFile:
     def __init__(self, files_dir: str | os.PathLike, destination: str | None = None) -> None:
         self.files_dir = Path(files_dir)
         self.destination = destination
-        fd, name = _new_part(self.files_dir / TMP)
-        _UNFINISHED.add(name)
+        fd, name = _new_part(self.files_dir / TMP)  # already in _UNFINISHED
         self.path = Path(name)
         try:
-            # mkstemp makes 0600 files; stored files get the mode a plain open() would
+            # Parts are made 0600; stored files get the mode a plain open() would
             # give under the usual umask, so nginx's workers can send them (X-Accel).
             os.fchmod(fd, FILE_MODE)
             # Held while the upload runs and released by the kernel when its process

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from pathlib import Path
 
 import pytest
@@ -158,6 +160,24 @@ def test_a_command_removes_the_parts_an_interrupt_left_unfinished(tmp_path):
     assert remove_unfinished() == 0
     left.file.close()
     placed.discard()
+
+
+def test_a_part_is_known_unfinished_from_the_moment_it_exists(tmp_path):
+    """An interrupt landing right after the part file was created, before StreamingFile
+    had its name (the window mkstemp left: a second Ctrl-C left a part in CI), still
+    leaves nothing behind; a part is made 0600, then given the stored files' mode."""
+    from arcsec_flask.storage import StreamingFile, local, remove_unfinished
+
+    remove_unfinished()
+    fd, name = local._new_part(tmp_path / "not-yet" / ".tmp")  # interrupted here
+    os.close(fd)
+    assert Path(name).exists() and Path(name).name.startswith("upload-")
+    assert stat.S_IMODE(os.stat(name).st_mode) == 0o600
+    assert remove_unfinished() == 1
+    assert not Path(name).exists()
+    made = StreamingFile(tmp_path)
+    assert stat.S_IMODE(os.stat(made.path).st_mode) == local.FILE_MODE
+    made.discard()
 
 
 def test_a_large_file_is_handed_to_the_disk_while_it_is_written(tmp_path):
