@@ -140,9 +140,11 @@ def test_a_presigned_url_expires(s3):
     with s3.writer() as writer:
         writer.write(b"frame")
         writer.place(relative)
-    url = s3.presigned_url(relative, expires_s=1)
+    # X-Amz-Date has whole seconds: a URL signed at T.999 for 1 s is stale at T+1.0, a few
+    # ms later (seen in CI). 3 s leaves the first fetch 2 s of margin.
+    url = s3.presigned_url(relative, expires_s=3)
     assert url is not None and httpx.get(url).status_code == 200
-    time.sleep(2.1)
+    time.sleep(4.1)
     assert httpx.get(url).status_code == 403
 
 
