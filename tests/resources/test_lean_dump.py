@@ -112,9 +112,8 @@ def test_row_urls_quote_keys_as_werkzeug_does(app):
     assert "a%20b" in lean
 
 
-def test_real_data_files_dump_as_marshmallow_does(app, client, alice, tmp_path):
-    """Rows as the repo returns them, from real uploads: a FITS light (header read), a
-    file that is no FITS (no preview), both in the personal and the portal form."""
+def telescope_dataset(client, alice) -> dict:
+    """A dataset of a telescope at a site: its frames get night logs and observations."""
     site = client.post(
         "/observingsites/", json={"name": "OHP", "time_zone": "UTC"}, headers=alice.api
     ).json
@@ -124,6 +123,13 @@ def test_real_data_files_dump_as_marshmallow_does(app, client, alice, tmp_path):
     dataset = client.post(
         "/datasets/", json={"name": "M31", "telescope": scope["uuid"]}, headers=alice.api
     ).json
+    return dataset
+
+
+def test_real_data_files_dump_as_marshmallow_does(app, client, alice, tmp_path):
+    """Rows as the repo returns them, from real uploads: a FITS light (header read), a
+    file that is no FITS (no preview), both in the personal and the portal form."""
+    dataset = telescope_dataset(client, alice)
     cards = [("IMAGETYP", "LIGHT"), ("OBJECT", "M31"), ("DATE-OBS", "2024-03-01T21:00:00")]
     cards += [("EXPTIME", 30), ("FILTER", "Ha"), ("XBINNING", 2), ("YBINNING", 2)]
     light = write_fits(tmp_path / "light.fits", cards).read_bytes()
@@ -183,15 +189,7 @@ def test_one_data_file_dumps_as_marshmallow_does(app, variant, subdomain):
 
 
 def test_an_upload_answers_what_a_get_of_it_answers(client, alice, tmp_path):
-    site = client.post(
-        "/observingsites/", json={"name": "OHP", "time_zone": "UTC"}, headers=alice.api
-    ).json
-    scope = client.post(
-        "/telescopes/", json={"name": "T", "observing_site": site["uuid"]}, headers=alice.api
-    ).json
-    dataset = client.post(
-        "/datasets/", json={"name": "M31", "telescope": scope["uuid"]}, headers=alice.api
-    ).json
+    dataset = telescope_dataset(client, alice)
     cards = [("IMAGETYP", "LIGHT"), ("OBJECT", "M31"), ("DATE-OBS", "2024-03-01T21:00:00")]
     light = write_fits(tmp_path / "light.fits", [*cards, ("EXPTIME", 30)]).read_bytes()
     sent = {"dataset": dataset["uuid"], "file": (io.BytesIO(light), "light.fits"), "tags": "a"}
