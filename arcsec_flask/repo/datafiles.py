@@ -208,6 +208,7 @@ def create(
     caller looked it up inside the write transaction this joins (a batch of files looks it
     up once); else it is looked up here."""
     row = _row(owner_id, dataset, stored, info, fields, header_error)
+    cards = header_json(info)  # before the write lock is taken: nobody waits for it
     try:
         batched = conn.in_transaction  # a caller's batch: a savepoint of our own
         with transaction(conn), _undone_on_error(conn) if batched else nullcontext():
@@ -219,7 +220,7 @@ def create(
             ids = night_grouping.group_ids(groups)
             row["night_log_id"], row["observation_id"], row["calibration_id"] = ids
             file_id = _insert(conn, row)
-            _insert_header(conn, file_id, info)
+            _insert_header(conn, file_id, cards)
     except sqlite3.IntegrityError as error:
         if "datafiles.dataset_id, datafiles.name" in str(error):
             raise Conflict(DUPLICATE.format(name=stored.name, dataset=dataset["uuid"])) from error
@@ -346,8 +347,7 @@ def create_many(
     rows, headers = [], []
     for stored, info, fields in files:
         rows.append(_row(owner_id, dataset, stored, info, fields))
-        cards = json.dumps([_card(card) for card in info.cards], allow_nan=False)
-        headers.append((cards, dataset["id"], stored.name))
+        headers.append((header_json(info), dataset["id"], stored.name))
     if not rows:
         return 0
     names = list(rows[0])
@@ -374,9 +374,13 @@ def create_many(
     return len(rows)
 
 
-def _insert_header(conn: sqlite3.Connection, file_id: int, info: HeaderInfo) -> None:
-    """The header cards go to their own table: a list never reads them."""
-    cards = json.dumps([_card(card) for card in info.cards], allow_nan=False)
+def header_json(info: HeaderInfo) -> str:
+    """The header cards as stored: a JSON list of {key, value, comment}, in file order."""
+    return json.dumps([_card(card) for card in info.cards], allow_nan=False)
+
+
+def _insert_header(conn: sqlite3.Connection, file_id: int, cards: str) -> None:
+    """The header cards (header_json) go to their own table: a list never reads them."""
     conn.execute(
         "INSERT INTO datafile_headers (datafile_id, header) VALUES (?, ?)", (file_id, cards)
     )
