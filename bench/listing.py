@@ -16,9 +16,9 @@ OFFSET ?`, on the index ours uses) and `jsonify`: no key check, no count, no sch
 
 Measured, for each server: the first page (100 files) and a deep page (the middle of the
 dataset, `?page=N`; for ours also the page its `next` links reach there, by cursor), each
-with 2 and with 16 connections (threads of http.client keep-alive connections, each
-sending its requests in turn for a fixed time; bare and ours in turn, twice, each keeping
-its better round), requests per second and p99 latency; the workers' peak RSS. Targets:
+with 2 and with 16 connections (threads of http.client keep-alive connections, spread
+evenly over the server's two workers, each sending its requests in turn for a fixed time;
+bare and ours in turn, twice, each keeping its better round), requests per second and p99 latency; the workers' peak RSS. Targets:
 ours >= 0.5 of bare's requests/s on the first and the deep page; our deep page's
 requests/s within 1.5x of our first page's (ratio >= 1/1.5); our p99 at 2 connections, on
 the first, deep and cursor pages, at most 2x the bare first page's.
@@ -40,12 +40,14 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import httpx
+import psutil
 
 from arcsec_flask.headers import HeaderInfo, read_header
 from arcsec_flask.repo import datafiles
@@ -160,9 +162,17 @@ def seed(database: str, dataset_uuid: str, header: HeaderInfo, rows: int) -> flo
         conn.close()
 
 
-def load(url: str, headers: dict[str, str], connections: int, seconds: float) -> dict:
+def load(
+    url: str, headers: dict[str, str], connections: int, seconds: float, workers: list[int]
+) -> dict:
     """`connections` threads, each with its own keep-alive connection, sending GET `url`
-    in turn for `seconds`: requests/s, p50 and p99 latency (ms), and every status seen."""
+    in turn for `seconds`: requests/s, p50 and p99 latency (ms), and every status seen.
+
+    The connections are spread over the server's `workers` (pids) first, as evenly as
+    they divide (spread_over): a keep-alive connection stays with the worker that accepted
+    it, and the kernel may hand both of 2 connections to one worker, whose one interpreter
+    then serves at about half the rate of two (seen as one cell or another at half rate,
+    for ours and for bare alike)."""
     parts = urlsplit(url)
     target = f"{parts.path}?{parts.query}"
     latencies: list[list[float]] = [[] for _ in range(connections)]
@@ -170,8 +180,18 @@ def load(url: str, headers: dict[str, str], connections: int, seconds: float) ->
     start_line = threading.Barrier(connections + 1)
     stop = threading.Event()
 
-    def one(slot: int) -> None:
+    def opened() -> http.client.HTTPConnection:
         conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+        conn.request("GET", target, headers=headers)  # accepted by a worker, answered
+        response = conn.getresponse()
+        response.read()
+        statuses.add(response.status)
+        return conn
+
+    pool = spread_over([opened() for _ in range(connections)], workers, opened)
+
+    def one(slot: int) -> None:
+        conn = pool[slot]
         start_line.wait()
         while not stop.is_set():
             began = time.perf_counter()
@@ -199,6 +219,46 @@ def load(url: str, headers: dict[str, str], connections: int, seconds: float) ->
         "p99": every[min(len(every) - 1, int(len(every) * 0.99))] * 1000,
         "statuses": statuses,
     }
+
+
+def spread_over(
+    pool: list[http.client.HTTPConnection],
+    workers: list[int],
+    opened: Callable[[], http.client.HTTPConnection],
+    tries: int = 200,
+) -> list[http.client.HTTPConnection]:
+    """The connections, reopened until no worker holds more than its share (the ceiling
+    of connections / workers), or `tries` reopenings were made."""
+    share = -(-len(pool) // len(workers))
+    for _ in range(tries):
+        held = worker_of(pool, workers)
+        counts: dict[int | None, int] = {}
+        for pid in held:
+            counts[pid] = counts.get(pid, 0) + 1
+        crowded = next(
+            (i for i, pid in enumerate(held) if pid is None or counts[pid] > share), None
+        )
+        if crowded is None:
+            return pool
+        pool[crowded].close()
+        pool[crowded] = opened()
+    return pool
+
+
+def worker_of(pool: list[http.client.HTTPConnection], workers: list[int]) -> list[int | None]:
+    """For each connection, the pid of the worker holding its other end (None: not found)."""
+    ports = {}
+    for pid in workers:
+        process = psutil.Process(pid)
+        listed = getattr(process, "net_connections", None) or process.connections
+        for c in listed(kind="tcp"):
+            if c.raddr:
+                ports[c.raddr.port] = pid
+    return [ports.get(conn.sock.getsockname()[1]) if conn.sock else None for conn in pool]
+
+
+def workers_of(server: Server) -> list[int]:
+    return [p.pid for p in psutil.Process(server.process.pid).children()]
 
 
 def worker_rss_mb(server) -> float:
@@ -302,8 +362,9 @@ def main() -> int:
             ("bare", "first"): (bare.url + "datafiles/?" + urlencode(query), {}),
             ("bare", "deep"): (bare.url + "datafiles/?" + urlencode({**query, "page": deep}), {}),
         }
+        workers = {True: workers_of(ours), False: workers_of(bare)}
         for url, headers in urls.values():  # warm every worker and thread
-            load(url, headers, 8, 0.5)
+            load(url, headers, 8, 0.5, workers[url.startswith(ours.url)])
         for connections in CONNECTIONS:
             for page in ("first", "deep", "cursor"):
                 # In turn, ROUNDS times: the same machine for both; each keeps its best
@@ -313,7 +374,8 @@ def main() -> int:
                         if (server, page) not in urls:
                             continue
                         url, headers = urls[server, page]
-                        found = load(url, headers, connections, args.seconds)
+                        pids = workers[server == "ours"]
+                        found = load(url, headers, connections, args.seconds, pids)
                         assert found["statuses"] == {200}, found["statuses"]
                         best = results.get((server, page, connections))
                         if best is None or found["rps"] > best["rps"]:
