@@ -17,10 +17,10 @@ lower id, so that the order never depends on the order rows were read in.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from .errors import Invalid
 
@@ -252,10 +252,20 @@ def bounds(light: Frame, reference: Frame, kind: str) -> Bounds | None:
     return found
 
 
-# read(frame_type, start, end, fallback): the frames of that type within the bounds
-# observed from `start` to `end`, bounds included, in any order; with `fallback`, those
-# of the weaker candidates instead (Frame.fallback).
-Reader = Callable[[str, datetime, datetime, bool], list[Frame]]
+class Reader(Protocol):
+    """read(frame_type, start, end, fallback, limit): the frames of that type within the
+    bounds observed from `start` to `end`, bounds included, in any order; with
+    `fallback`, those of the weaker candidates instead (Frame.fallback); with `limit`,
+    at most that many of them (any)."""
+
+    def __call__(
+        self,
+        frame_type: str,
+        start: datetime,
+        end: datetime,
+        fallback: bool,
+        limit: int | None = None,
+    ) -> list[Frame]: ...
 FIRST_SPAN = timedelta(days=1)
 
 
@@ -299,6 +309,9 @@ def _read_nearest(
     start, end = window_bounds(light.date_obs, window)
     frames = read(master_type, start, end, tier)
     passing.update((f.id, f) for f in _passing(light, reference, kind, frames, window))
+    if len(passing) < limit and not read(single_type, start, end, tier, 1):
+        return  # no single frame in the whole window: no span is worth a read (dark-flats
+        # an observatory never takes, a tier with no weaker candidates)
     low = high = reference.date_obs  # within the window: the light, or a flat chosen in it
     parts = [(low, high)]
     span = first

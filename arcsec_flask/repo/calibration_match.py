@@ -79,11 +79,13 @@ def frames_within(
     start: datetime,
     end: datetime,
     fallback: bool = False,
+    limit: int | None = None,
 ) -> list[dict[str, Any]]:
     """The owner's readable frames of `frame_type` in the scope (with `fallback`, its weaker
     candidates: FALLBACK), within `bounds` (domain/calibration.py: never narrower than the
     rules), observed from `start` to `end` (bounds included): what the rules read of each
-    (RULE_COLUMNS), and `fallback`."""
+    (RULE_COLUMNS), and `fallback`. With `limit`, at most that many (whether any is
+    there: `limit=1`)."""
     keys = ("telescope_id", "telescope_name", "instrument_name", "registered_name")
     params: dict[str, Any] = {
         **{key: scope.get(key) for key in keys},
@@ -102,6 +104,8 @@ def frames_within(
     if _filter_prefiltered(bounds.filter_folded):
         params["filter"] = bounds.filter_folded
     query = frames_within_sql(scope["by"], bounds, fallback)
+    if limit is not None:
+        query, params["limit"] = f"{query} LIMIT :limit", limit
     return [dict(r) for r in conn.execute(query, params)]
 
 

@@ -53,9 +53,11 @@ def choose_all(
         if found is None:
             return []
 
-        def within(frame_type: str, start: datetime, end: datetime, tier: bool) -> list[Frame]:
+        def within(
+            frame_type: str, start: datetime, end: datetime, tier: bool, most: int | None = None
+        ) -> list[Frame]:
             rows = calibration_match.frames_within(
-                conn, owner_id, scope, found, frame_type, start, end, tier
+                conn, owner_id, scope, found, frame_type, start, end, tier, most
             )
             frames = [Frame.from_row(row) for row in rows]
             read.update((frame.id, frame) for frame in frames)

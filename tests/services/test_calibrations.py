@@ -187,3 +187,28 @@ def test_a_frame_at_the_edge_of_a_span_is_read_with_it(db, alice):
     for first in (timedelta(minutes=30), timedelta(minutes=29), timedelta(days=1)):
         chosen = choose_all(db, owner_id, scope, light_frame, WINDOW, 2, first)
         assert [m.frame_id for m in chosen["bias"]] == [after["id"], before["id"]], first
+
+
+def test_a_kind_with_nothing_in_the_window_costs_two_reads_per_tier(db, alice):
+    """Biases only: the other kinds read their masters and find, in one more read, that no
+    single frame of theirs is in the window, instead of reading every widening span."""
+    owner_id = alice.account["id"]
+    dataset = archive(db, owner_id)
+    light = {"frame_type": "light", "binning": "1x1", "exposure_time": 300.0}
+    light_row = insert(db, owner_id, dataset, "light.fits", light)
+    for i in range(3):
+        bias = {"frame_type": "bias", "binning": "1x1", "hours": 3.0 * i}
+        insert(db, owner_id, dataset, f"bias{i}.fits", bias)
+    scope = calibration_match.scope_of(db, owner_id, light_row["id"])
+    reads: list[str] = []
+    db.set_trace_callback(lambda sql: reads.append(sql) if "f.id, f.frame_type" in sql else None)
+    try:
+        chosen = choose_all(db, owner_id, scope, Frame.from_row(light_row), WINDOW, 10)
+    finally:
+        db.set_trace_callback(None)
+    assert len(chosen["bias"]) == 3 and not chosen["dark"] and not chosen["flat"]
+    # Each of bias, dark and flat, in each tier (the telescope's frames, the weaker ones):
+    # its masters and the probe. Only the biases of the first tier go on to the spans of
+    # 1, 2, 4, 8, 16 and 32 days, each side (fewer than 10 pass). Without the probe: 78.
+    assert sum("LIMIT" in sql for sql in reads) == 6
+    assert len(reads) == 6 * 2 + 12
