@@ -18,10 +18,11 @@ Measured, for each server: the first page (100 files) and a deep page (the middl
 dataset, `?page=N`; for ours also the page its `next` links reach there, by cursor), each
 with 2 and with 16 connections (threads of http.client keep-alive connections, spread
 evenly over the server's two workers, each sending its requests in turn for a fixed time;
-bare and ours in turn, twice, each keeping its better round), requests per second and p99 latency; the workers' peak RSS. Targets:
-ours >= 0.5 of bare's requests/s on the first and the deep page; our deep page's
-requests/s within 1.5x of our first page's (ratio >= 1/1.5); our p99 at 2 connections, on
-the first, deep and cursor pages, at most 2x the bare first page's.
+bare and ours in turn, twice, each keeping its better round), requests per second and
+p99 latency; the workers' peak RSS. Targets: ours >= 0.5 of bare's requests/s on the first
+and the deep page; our deep page's requests/s within 1.5x of our first page's (ratio >=
+1/1.5); our p99 at 2 connections, on the first, deep and cursor pages, at most 2x the bare
+first page's.
 
 `--keep DIR` seeds DIR once (DIR/seeded.json, written last, says what is there) and
 reuses it on later runs: a million rows take about 20 minutes to seed. Keep it outside
