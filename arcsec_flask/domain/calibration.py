@@ -266,6 +266,8 @@ class Reader(Protocol):
         fallback: bool,
         limit: int | None = None,
     ) -> list[Frame]: ...
+
+
 FIRST_SPAN = timedelta(days=1)
 
 
