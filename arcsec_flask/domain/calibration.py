@@ -265,6 +265,7 @@ class Reader(Protocol):
         end: datetime,
         fallback: bool,
         limit: int | None = None,
+        /,
     ) -> list[Frame]: ...
 
 
