@@ -50,6 +50,22 @@ MORE, NEXT, CLOSE = "more", "next", "close"
 
 StreamFactory = Callable[..., IO[bytes]]
 
+# The Content-Disposition every client sends: a name and maybe a file name, quoted, with
+# nothing werkzeug would decode (a backslash escape, %22, RFC 2231's `*=`, a charset).
+# Read directly; any other form goes to werkzeug's parse_options_header, which gives
+# these the same options (tests/web/test_multipart.py).
+_QUOTED = r'"([^"\\%\r\n]*)"'
+PLAIN_DISPOSITION = re.compile(f"form-data; name={_QUOTED}(?:; filename={_QUOTED})?")
+
+
+def disposition_options(value: str) -> dict[str, str]:
+    """The options of a part's Content-Disposition, as parse_options_header gives them."""
+    plain = PLAIN_DISPOSITION.fullmatch(value)
+    if plain is None:
+        return parse_options_header(value)[1]
+    name, filename = plain.groups()
+    return {"name": name} if filename is None else {"name": name, "filename": filename}
+
 
 class MalformedBody(Invalid):
     """The multipart body cannot be read as sent: a 400 that says why."""
@@ -258,7 +274,7 @@ class MultipartReader:
         disposition = headers.get("Content-Disposition")
         if disposition is None:
             raise MalformedBody("A part of the multipart body has no Content-Disposition header.")
-        _, options = parse_options_header(disposition)
+        options = disposition_options(disposition)
         name, filename = options.get("name"), options.get("filename")
         if name is None:
             raise MalformedBody(

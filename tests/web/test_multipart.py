@@ -9,10 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import FileStorage
+from werkzeug.http import parse_options_header
 from werkzeug.test import encode_multipart
 
 from arcsec_flask.storage import StreamingFile
-from arcsec_flask.web.multipart_parser import READ_SIZE, MalformedBody, MultipartReader
+from arcsec_flask.web.multipart_parser import (
+    READ_SIZE,
+    MalformedBody,
+    MultipartReader,
+    disposition_options,
+)
 
 BOUNDARY = "b0undary"
 DELIMITER = f"\r\n--{BOUNDARY}".encode()
@@ -210,3 +216,36 @@ def test_a_body_of_known_length_is_read_to_its_end_and_no_further(tmp_path, size
         assert len(source.calls) == 1
     made[0].file.close()
     made[0].discard()
+
+
+# Text a file name may hold, with the characters werkzeug decodes or stops at.
+NAME_TEXT = st.text(st.sampled_from("ab é;=\"\\%2*'\t"), max_size=8) | st.text(max_size=8)
+
+
+@settings(max_examples=500)
+@given(name=NAME_TEXT, filename=st.none() | NAME_TEXT)
+def test_a_part_disposition_reads_as_werkzeug_reads_it(name, filename):
+    """The direct reading of the plain form gives werkzeug's options, and any other form
+    (escapes, %22, quotes inside) is left to werkzeug."""
+    value = f'form-data; name="{name}"'
+    if filename is not None:
+        value += f'; filename="{filename}"'
+    assert disposition_options(value) == parse_options_header(value)[1]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        'form-data; name="file"; filename="light_00001.fits"',
+        'form-data; name="dataset"',
+        'form-data; name="file"; filename="M31 a%22b.fits"',  # the HTML form's %22
+        'form-data; name="file"; filename="a\\"b.fits"',  # a backslash escape
+        "form-data; name=\"file\"; filename*=UTF-8''%C3%A9.fits",  # RFC 2231
+        "form-data; name=file; filename=plain.fits",  # tokens, unquoted
+        'FORM-DATA; NAME="x"',
+        'form-data;name="x"',
+        'form-data; name="x"; filename="C:\\dir\\f.fits"',  # a Windows path
+    ],
+)
+def test_every_form_of_disposition_reads_as_werkzeug_reads_it(value):
+    assert disposition_options(value) == parse_options_header(value)[1]
