@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any, NamedTuple
 
 from . import night_grouping
@@ -88,23 +88,18 @@ def _repair(
     the last transaction removes are the empty ones."""
     files: list[dict[str, Any]] = []
     after_id = 0
-    query = "SELECT id FROM datafiles WHERE id > ? ORDER BY id LIMIT ?"
-    finished = False
-    while not finished:
-        with transaction(conn):
-            batch = _Batch(batch_size, hold_s)
-            while size := batch.next_size():
-                chunk = [r[0] for r in conn.execute(query, (after_id, size))]
-                if chunk:
-                    before = _links(conn, chunk)
-                    night_grouping.refresh_files(conn, chunk, new=True)  # prune: below
-                    files += _changed(conn, before, _links(conn, chunk))
-                    after_id, batch.taken = chunk[-1], batch.taken + len(chunk)
-                if len(chunk) < size:
-                    finished = True
-                    break
-        if not finished:
-            time.sleep(pause_s)
+
+    def take(size: int) -> tuple[list[int], bool]:
+        nonlocal after_id
+        query = "SELECT id FROM datafiles WHERE id > ? ORDER BY id LIMIT ?"
+        chunk = [r[0] for r in conn.execute(query, (after_id, size))]
+        after_id = chunk[-1] if chunk else after_id
+        return chunk, len(chunk) == size  # a full chunk: more may follow
+
+    def work(chunk: list[int]) -> None:
+        _recompute(conn, chunk, files)
+
+    _in_batches(conn, take, work, batch_size, pause_s, hold_s, commit=True)
     with transaction(conn):
         groups_before = _groups(conn)
         night_grouping.prune(conn)
@@ -128,29 +123,64 @@ def _dry_run(
     used: dict[str, set[int]] = {t: set() for t in GROUPS}
     files: list[dict[str, Any]] = []
     at = 0
-    while at < len(file_ids):
-        try:
-            with transaction(conn):
-                batch = _Batch(batch_size, hold_s)
-                while at < len(file_ids) and (size := batch.next_size()):
-                    chunk = file_ids[at : at + size]
-                    before = _links(conn, chunk)
-                    night_grouping.refresh_files(conn, chunk, new=True)  # no prune: below
-                    after = _links(conn, chunk)
-                    files += _changed(conn, before, after)
-                    for link in after.values():
-                        for table, group_id in zip(GROUPS, link, strict=True):
-                            if group_id is not None:
-                                used[table].add(group_id)
-                    at, batch.taken = at + len(chunk), batch.taken + len(chunk)
-                raise _DryRun()
-        except _DryRun:
-            pass
-        if at < len(file_ids):
-            time.sleep(pause_s)
+
+    def take(size: int) -> tuple[list[int], bool]:
+        nonlocal at
+        chunk, at = file_ids[at : at + size], min(at + size, len(file_ids))
+        return chunk, at < len(file_ids)
+
+    def work(chunk: list[int]) -> None:
+        for link in _recompute(conn, chunk, files).values():
+            for table, group_id in zip(GROUPS, link, strict=True):
+                if group_id is not None:
+                    used[table].add(group_id)
+
+    _in_batches(conn, take, work, batch_size, pause_s, hold_s, commit=False)
     empty = {t: len(groups_before[t] - used[t] - (kept if t == "night_logs" else set()))
              for t in GROUPS}  # fmt: skip
     return {"files": files, "empty": {t: n for t, n in empty.items() if n}}
+
+
+def _in_batches(
+    conn: sqlite3.Connection,
+    take: Callable[[int], tuple[list[int], bool]],
+    work: Callable[[list[int]], None],
+    batch_size: int,
+    pause_s: float,
+    hold_s: float,
+    commit: bool,
+) -> None:
+    """`work` on the file ids `take(n)` hands out (at most n, and whether more may follow),
+    chunk by chunk, in write transactions of _Batch's size, committed or (a check) rolled
+    back; `pause_s` between two lets other writers in."""
+    more = True
+    while more:
+        try:
+            with transaction(conn):
+                batch = _Batch(batch_size, hold_s)
+                while more and (size := batch.next_size()):
+                    chunk, more = take(size)
+                    if chunk:
+                        work(chunk)
+                        batch.taken += len(chunk)
+                if not commit:
+                    raise _DryRun()
+        except _DryRun:
+            pass
+        if more:
+            time.sleep(pause_s)
+
+
+def _recompute(
+    conn: sqlite3.Connection, chunk: list[int], files: list[dict[str, Any]]
+) -> dict[int, tuple[Any, ...]]:
+    """Recompute these files' links (no prune: the caller's), add those that changed to
+    `files`; their links after."""
+    before = _links(conn, chunk)
+    night_grouping.refresh_files(conn, chunk, new=True)
+    after = _links(conn, chunk)
+    files += _changed(conn, before, after)
+    return after
 
 
 def _links(
