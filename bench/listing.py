@@ -232,7 +232,7 @@ def spread_over(
     of connections / workers), or `tries` reopenings were made."""
     share = -(-len(pool) // len(workers))
     for _ in range(tries):
-        held = worker_of(pool, workers)
+        held = holders_of(pool, workers)
         counts: dict[int | None, int] = {}
         for pid in held:
             counts[pid] = counts.get(pid, 0) + 1
@@ -246,7 +246,7 @@ def spread_over(
     return pool
 
 
-def worker_of(pool: list[http.client.HTTPConnection], workers: list[int]) -> list[int | None]:
+def holders_of(pool: list[http.client.HTTPConnection], workers: list[int]) -> list[int | None]:
     """For each connection, the pid of the worker holding its other end (None: not found)."""
     ports = {}
     for pid in workers:
@@ -264,9 +264,8 @@ def workers_of(server: Server) -> list[int]:
 
 def worker_rss_mb(server) -> float:
     """The largest resident set of the server's workers (the children of its master)."""
-    children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
     biggest = 0
-    for pid in children.read_text().split():
+    for pid in workers_of(server):
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):  # peak, so far
                 biggest = max(biggest, int(line.split()[1]))
@@ -363,9 +362,9 @@ def main() -> int:
             ("bare", "first"): (bare.url + "datafiles/?" + urlencode(query), {}),
             ("bare", "deep"): (bare.url + "datafiles/?" + urlencode({**query, "page": deep}), {}),
         }
-        workers = {True: workers_of(ours), False: workers_of(bare)}
-        for url, headers in urls.values():  # warm every worker and thread
-            load(url, headers, 8, 0.5, workers[url.startswith(ours.url)])
+        workers = {"ours": workers_of(ours), "bare": workers_of(bare)}
+        for (server, _page), (url, headers) in urls.items():  # warm every worker and thread
+            load(url, headers, 8, 0.5, workers[server])
         for connections in CONNECTIONS:
             for page in ("first", "deep", "cursor"):
                 # In turn, ROUNDS times: the same machine for both; each keeps its best
@@ -375,8 +374,7 @@ def main() -> int:
                         if (server, page) not in urls:
                             continue
                         url, headers = urls[server, page]
-                        pids = workers[server == "ours"]
-                        found = load(url, headers, connections, args.seconds, pids)
+                        found = load(url, headers, connections, args.seconds, workers[server])
                         assert found["statuses"] == {200}, found["statuses"]
                         best = results.get((server, page, connections))
                         if best is None or found["rps"] > best["rps"]:

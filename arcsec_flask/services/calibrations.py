@@ -54,10 +54,10 @@ def choose_all(
             return []
 
         def within(
-            frame_type: str, start: datetime, end: datetime, tier: bool, most: int | None = None
+            frame_type: str, start: datetime, end: datetime, tier: bool, limit: int | None = None
         ) -> list[Frame]:
             rows = calibration_match.frames_within(
-                conn, owner_id, scope, found, frame_type, start, end, tier, most
+                conn, owner_id, scope, found, frame_type, start, end, tier, limit
             )
             frames = [Frame.from_row(row) for row in rows]
             read.update((frame.id, frame) for frame in frames)
